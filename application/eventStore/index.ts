@@ -1,0 +1,2 @@
+/** The event store port: the interface every adapter implements. */
+export * from './eventStore';
