@@ -1,0 +1,41 @@
+/**
+ * Event store adapters: SQLite (the embedded default), in-memory (tests and
+ * backtests) and EventStoreDB, plus `openEventStore` to pick one from
+ * configuration.
+ */
+import { EventStore } from '../../application/eventStore';
+import { EventStoreDbEventStore } from './eventStoreDbEventStore';
+import { InMemoryEventStore } from './inMemoryEventStore';
+import { SqliteEventStore } from './sqliteEventStore';
+
+export * from './eventStoreDbEventStore';
+export * from './inMemoryEventStore';
+export * from './sqliteEventStore';
+
+/** Which event store to open, and where. */
+export interface EventStoreConfig {
+  kind: 'sqlite' | 'memory' | 'eventstoredb';
+  /** SQLite database file. Default `./data/events.db`. */
+  path?: string;
+  /** EventStoreDB connection string; required for `eventstoredb`. */
+  connectionString?: string;
+}
+
+/** Opens the event store that `config` describes. */
+export const openEventStore = async (
+  config: EventStoreConfig,
+): Promise<EventStore> => {
+  switch (config.kind) {
+    case 'memory':
+      return new InMemoryEventStore();
+    case 'sqlite':
+      return new SqliteEventStore({ path: config.path ?? './data/events.db' });
+    case 'eventstoredb':
+      if (config.connectionString === undefined) {
+        throw new Error('eventstoredb needs a connectionString');
+      }
+      return new EventStoreDbEventStore({
+        connectionString: config.connectionString,
+      });
+  }
+};

@@ -1,0 +1,104 @@
+import { expect } from 'chai';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { WrongExpectedVersionError } from '../../../application/eventStore';
+import {
+  EventStoreDbEventStore,
+  InMemoryEventStore,
+  SqliteEventStore,
+} from '../../../infrastructure/eventStore';
+import { eventStoreContract } from './eventStoreContract';
+
+const tempDatabase = (): { path: string; remove: () => void } => {
+  const dir = mkdtempSync(join(tmpdir(), 'mirai-events-'));
+  return {
+    path: join(dir, 'events.db'),
+    remove: () => rmSync(dir, { recursive: true, force: true }),
+  };
+};
+
+eventStoreContract('in-memory', async ({ initialPosition }) => {
+  const store = new InMemoryEventStore({ initialPosition });
+  return { store, cleanup: () => store.close() };
+});
+
+eventStoreContract('SQLite', async ({ initialPosition }) => {
+  const file = tempDatabase();
+  let store = new SqliteEventStore({ path: file.path, initialPosition });
+  return {
+    store,
+    reopen: async () => {
+      await store.close();
+      store = new SqliteEventStore({ path: file.path });
+      return store;
+    },
+    cleanup: async () => {
+      await store.close();
+      file.remove();
+    },
+  };
+});
+
+const connectionString = process.env.EVENTSTORE_CONNECTION_STRING;
+if (connectionString !== undefined) {
+  eventStoreContract('EventStoreDB', async () => {
+    const store = new EventStoreDbEventStore({ connectionString });
+    return { store, cleanup: () => store.close() };
+  });
+} else {
+  describe('EventStoreDB event store contract', () => {
+    it.skip(
+      'runs the whole contract when EVENTSTORE_CONNECTION_STRING is set ' +
+        '(docker compose up -d eventstore)',
+    );
+  });
+}
+
+describe('SQLite event store shared by two connections', () => {
+  let file: ReturnType<typeof tempDatabase>;
+  let first: SqliteEventStore;
+  let second: SqliteEventStore;
+
+  beforeEach(() => {
+    file = tempDatabase();
+    first = new SqliteEventStore({ path: file.path });
+    second = new SqliteEventStore({ path: file.path });
+  });
+  afterEach(async () => {
+    await first.close();
+    await second.close();
+    file.remove();
+  });
+
+  it('lets exactly one of two stores racing on a stream win', async () => {
+    const placed = (by: number) => [{ type: 'OrderPlaced', data: { by } }];
+    await first.append('account-1', placed(0), 'no_stream');
+    const outcomes = await Promise.allSettled([
+      first.append('account-1', placed(1), 0n),
+      second.append('account-1', placed(2), 0n),
+    ]);
+    const lost = outcomes.filter(
+      (o): o is PromiseRejectedResult => o.status === 'rejected',
+    );
+    expect(lost).to.have.length(1);
+    expect(lost[0].reason).to.be.instanceOf(WrongExpectedVersionError);
+    expect(lost[0].reason.actual).to.equal(1n);
+    expect(await second.readStream('account-1')).to.have.length(2);
+  });
+
+  it('delivers events written through another connection to a subscriber', async () => {
+    const received = new Promise<bigint>((resolve) => {
+      const subscription = first.subscribeAll().subscribe((e) => {
+        subscription.unsubscribe();
+        resolve(e.globalPosition);
+      });
+    });
+    const result = await second.append(
+      'system',
+      [{ type: 'TradingStarted', data: {} }],
+      'no_stream',
+    );
+    expect(await received).to.equal(result.firstPosition);
+  });
+});
