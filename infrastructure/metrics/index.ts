@@ -1,0 +1,2 @@
+/** The Prometheus metrics Mirai exposes at `/api/metrics`. */
+export * from './metrics';
