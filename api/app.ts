@@ -1,0 +1,87 @@
+import express, { Express } from 'express';
+import type { EventStore } from '../application/eventStore';
+import type { Logger } from '../application/logger';
+import type { TradingEngine } from '../application/tradingEngine';
+import type { TokenService } from '../infrastructure/auth';
+import type { MiraiMetrics } from '../infrastructure/metrics';
+import { authenticate, createAuthRouter } from './auth';
+import {
+  cors,
+  errorHandler,
+  jsonBody,
+  notFound,
+  requestId,
+  requireJsonContentType,
+  securityHeaders,
+} from './hardening';
+import { metricsHandler, metricsMiddleware } from './metricsMiddleware';
+import { RateLimiter } from './rateLimit';
+import { apiTime } from './formatting';
+import { tradingRoutes } from './tradingRoutes';
+
+/** Everything the HTTP layer is given by the composition root. */
+export interface AppDependencies {
+  engine: TradingEngine;
+  store: EventStore;
+  logger: Logger;
+  metrics: MiraiMetrics;
+  tokens: TokenService;
+  usersFile: string;
+  rateLimiter: RateLimiter;
+  /** Whether reads need a token. Default false (simulation mode). */
+  readsRequireToken?: boolean;
+  /** Largest JSON body; default `100kb`. */
+  bodyLimit?: string;
+  /** Origins allowed by CORS; default none. */
+  corsOrigins?: string[];
+  /** `simulation` (paper trading) is the only mode so far. */
+  mode?: string;
+}
+
+/** Builds the express app: middleware in order, then routes. */
+export const createApp = (deps: AppDependencies): Express => {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  const log = (msg: string, fields?: Record<string, unknown>) =>
+    deps.logger.warn(msg, fields);
+
+  app.use(requestId());
+  app.use(metricsMiddleware(deps.metrics));
+  app.use(securityHeaders());
+  app.use(cors({ allowedOrigins: deps.corsOrigins ?? [] }));
+  app.use(requireJsonContentType());
+  app.use(jsonBody({ limit: deps.bodyLimit }));
+  // Logging in needs no token; it is limited per address like reads.
+  app.use(
+    '/auth',
+    deps.rateLimiter.middleware,
+    createAuthRouter({ tokens: deps.tokens, usersFile: deps.usersFile, log }),
+  );
+  // Authenticate before limiting, so a user's requests count as the user.
+  app.use(
+    authenticate({
+      tokens: deps.tokens,
+      readsRequireToken: deps.readsRequireToken ?? false,
+    }),
+  );
+  app.use(deps.rateLimiter.middleware);
+
+  app.get('/', (_req, res) => {
+    res.json({ message: '🤖 Mirai Trading API активен!', status: 'running' });
+  });
+  app.get('/api/health', async (_req, res) => {
+    try {
+      await deps.store.headPosition();
+      res.json({ status: 'healthy', timestamp: apiTime(Date.now()) });
+    } catch {
+      res.status(503).json({ status: 'unhealthy', timestamp: apiTime(Date.now()) });
+    }
+  });
+  app.get('/api/metrics', metricsHandler(deps.metrics));
+  app.use('/api/trading', tradingRoutes(deps.engine));
+
+  app.use(notFound());
+  app.use(errorHandler({ log: (msg, fields) => deps.logger.error(msg, fields) }));
+  return app;
+};

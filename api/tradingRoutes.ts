@@ -1,0 +1,161 @@
+import { Router } from 'express';
+import type { TradingEngine } from '../application/tradingEngine';
+import { unrealizedPnl, positionMargin } from '../domain/account';
+import { MiraiError } from '../domain/errors';
+import { SUPPORTED_SYMBOLS } from '../domain/market/symbols';
+import { sendError } from './errorResponse';
+import { apiNumber, apiTime } from './formatting';
+import { orderBodyError, validateOrderBody } from './orderSchema';
+
+/** Header carrying the global position of the events a command wrote. */
+export const POSITION_HEADER = 'X-Mirai-Position';
+
+const MAX_TRADES = 1000;
+const DEFAULT_TRADES = 50;
+
+/** Reads `limit` strictly: a whole number from 1 to 1000. */
+const parseLimit = (raw: unknown): number => {
+  if (raw === undefined) return DEFAULT_TRADES;
+  const limit = typeof raw === 'string' && /^\d{1,7}$/.test(raw) ? Number(raw) : NaN;
+  if (!(limit >= 1 && limit <= MAX_TRADES)) {
+    throw new MiraiError(
+      'INVALID_REQUEST',
+      `'limit' must be a whole number from 1 to ${MAX_TRADES}`,
+      { limit: raw },
+    );
+  }
+  return limit;
+};
+
+const optionalText = (raw: unknown, name: string): string | undefined => {
+  if (raw === undefined) return undefined;
+  if (typeof raw !== 'string' || raw.length === 0 || raw.length > 64) {
+    throw new MiraiError('INVALID_REQUEST', `'${name}' must be a short string`);
+  }
+  return raw;
+};
+
+/** `/api/trading/*`: orders, positions and trades. */
+export const tradingRoutes = (engine: TradingEngine): Router => {
+  const router = Router();
+
+  router.post('/order', async (req, res, next) => {
+    try {
+      if (!validateOrderBody(req.body)) {
+        return sendError(res, orderBodyError(validateOrderBody.errors));
+      }
+      const body = req.body;
+      const outcome = await engine.placeOrder({
+        symbol: body.symbol,
+        side: body.side,
+        type: body.type,
+        quantity: body.quantity,
+        price: body.price,
+        stopLoss: body.stop_loss,
+        takeProfit: body.take_profit,
+        leverage: body.leverage,
+        strategy: body.strategy,
+        user: res.locals.user?.username ?? 'anonymous',
+      });
+      res.set(POSITION_HEADER, outcome.globalPosition.toString());
+      if (outcome.rejection) {
+        const code = outcome.rejection.code as MiraiError['code'];
+        const details: Record<string, unknown> = { order_id: outcome.orderId };
+        if (code === 'INVALID_SYMBOL') details.supported_symbols = SUPPORTED_SYMBOLS;
+        return sendError(res, new MiraiError(code, outcome.rejection.reason, details));
+      }
+      res.json({
+        order_id: outcome.orderId,
+        status: outcome.status,
+        symbol: outcome.symbol,
+        side: outcome.side,
+        executed_price: outcome.executedPrice && apiNumber(outcome.executedPrice),
+        executed_quantity: apiNumber(outcome.executedQuantity),
+        timestamp: apiTime(outcome.at),
+      });
+    } catch (error) {
+      next(error);
+    }
+  });
+
+  router.delete('/orders/:orderId', async (req, res, next) => {
+    try {
+      const position = await engine.cancelOrder(
+        req.params.orderId,
+        res.locals.user?.username ?? 'anonymous',
+      );
+      res.set(POSITION_HEADER, position.toString());
+      res.json({ order_id: req.params.orderId, status: 'CANCELLED' });
+    } catch (error) {
+      next(error);
+    }
+  });
+
+  router.get('/orders', (_req, res) => {
+    const orders = [...engine.accountState().openOrders.values()].map((o) => ({
+      order_id: o.orderId,
+      symbol: o.symbol,
+      side: o.side,
+      type: o.orderType,
+      role: o.role,
+      quantity: apiNumber(o.quantity),
+      filled_quantity: apiNumber(o.filledQuantity),
+      price: o.price && apiNumber(o.price),
+      trigger_price: o.triggerPrice && apiNumber(o.triggerPrice),
+      parent_order_id: o.parentOrderId,
+      strategy: o.strategy,
+      timestamp: apiTime(o.placedAt),
+    }));
+    res.json({ orders });
+  });
+
+  router.get('/positions', (_req, res) => {
+    const positions = [...engine.accountState().positions.values()].map((p) => {
+      const mark = engine.prices.lastPrice(p.symbol) ?? p.entryPrice;
+      return {
+        symbol: p.symbol,
+        side: p.side,
+        size: apiNumber(p.size),
+        entry_price: apiNumber(p.entryPrice.toDecimalPlaces(8)),
+        current_price: apiNumber(mark),
+        unrealized_pnl: apiNumber(unrealizedPnl(p, mark).toDecimalPlaces(8)),
+        margin_used: apiNumber(positionMargin(p).toDecimalPlaces(8)),
+        leverage: p.leverage,
+      };
+    });
+    res.json({ positions });
+  });
+
+  router.get('/trades', (req, res) => {
+    const limit = parseLimit(req.query.limit);
+    const symbol = optionalText(req.query.symbol, 'symbol');
+    const strategy = optionalText(req.query.strategy, 'strategy');
+    if (symbol !== undefined && !SUPPORTED_SYMBOLS.includes(symbol)) {
+      throw new MiraiError('INVALID_SYMBOL', `Symbol '${symbol}' is not supported`, {
+        supported_symbols: SUPPORTED_SYMBOLS,
+      });
+    }
+    const trades = [];
+    const fills = engine.fillHistory();
+    for (let i = fills.length - 1; i >= 0 && trades.length < limit; i--) {
+      const fill = fills[i];
+      if (symbol !== undefined && fill.symbol !== symbol) continue;
+      if (strategy !== undefined && fill.strategy !== strategy) continue;
+      trades.push({
+        id: fill.tradeId,
+        order_id: fill.orderId,
+        symbol: fill.symbol,
+        action: fill.side,
+        price: apiNumber(fill.price),
+        quantity: apiNumber(fill.quantity),
+        fee: apiNumber(fill.fee),
+        pnl: apiNumber(fill.realizedPnl),
+        timestamp: apiTime(fill.at),
+        strategy: fill.strategy,
+      });
+    }
+    res.json({ trades });
+  });
+
+  return router;
+};

@@ -1,0 +1,421 @@
+import { randomBytes } from 'node:crypto';
+import { Subject } from 'rxjs';
+import {
+  AccountCommand,
+  AccountEvent,
+  AccountState,
+  accountStream,
+  decide,
+  evolve,
+  initialAccountState,
+  OrderFilled,
+  OrderRejected,
+} from '../domain/account';
+import {
+  Candle,
+  CANDLE_CLOSED,
+  candleFromEventData,
+  CandleClosedData,
+  candleToEventData,
+  marketStream,
+} from '../domain/market/candle';
+import { SUPPORTED_SYMBOLS } from '../domain/market/symbols';
+import { Decimal } from '../domain/money';
+import type { EventStore, ExpectedRevision, RecordedEvent } from './eventStore';
+import { Causation, chainEvents, GENESIS_HASH } from './hashChain';
+import type { Logger } from './logger';
+import { MarketPrices } from './marketPrices';
+import {
+  candleFills,
+  DEFAULT_PAPER_EXCHANGE,
+  marketFill,
+  PaperExchangeConfig,
+} from './paperExchange';
+
+export const SYSTEM_STREAM = 'system';
+
+/** Settings of the engine; every field has a default. */
+export interface TradingEngineConfig {
+  /** Account the engine trades for. Default `main`. */
+  accountId: string;
+  /** Deposit recorded when the account stream is new. Default 10,000 USDT. */
+  initialBalance: Decimal;
+  exchange: PaperExchangeConfig;
+  /** Leverage of a new position when an order names none. Default 1. */
+  defaultLeverage: number;
+  /** See `MarketPrices`. Default 2 hours. */
+  maxPriceAgeMs: number;
+  /** Makes order ids; random 12 hex digits by default. */
+  newOrderId: () => string;
+}
+
+export const defaultEngineConfig = (): TradingEngineConfig => ({
+  accountId: 'main',
+  initialBalance: new Decimal(10000),
+  exchange: DEFAULT_PAPER_EXCHANGE,
+  defaultLeverage: 1,
+  maxPriceAgeMs: 2 * 3_600_000,
+  newOrderId: () => randomBytes(6).toString('hex'),
+});
+
+/** An order as a client sends it (numbers not yet validated). */
+export interface OrderRequest {
+  symbol: string;
+  side: string;
+  type: string;
+  quantity: unknown;
+  price?: unknown;
+  stopLoss?: unknown;
+  takeProfit?: unknown;
+  leverage?: unknown;
+  strategy?: string;
+  /** The acting user, recorded in event metadata. */
+  user: string;
+}
+
+export interface OrderOutcome {
+  orderId: string;
+  status: 'NEW' | 'PARTIALLY_FILLED' | 'FILLED' | 'REJECTED';
+  symbol: string;
+  side: string;
+  executedPrice: Decimal | null;
+  executedQuantity: Decimal;
+  at: string;
+  rejection: { code: string; reason: string } | null;
+  /** Global position of the last event the order wrote. */
+  globalPosition: bigint;
+}
+
+/** One appended batch, for metrics and live streams. */
+export interface EngineUpdate {
+  streamId: string;
+  events: { type: string; data: Record<string, unknown> }[];
+}
+
+interface StreamCursor {
+  revision: bigint;
+  hash: string;
+}
+
+const expectedFrom = (cursor: StreamCursor): ExpectedRevision =>
+  cursor.revision < 0n ? 'no_stream' : cursor.revision;
+
+/**
+ * The trading kernel: it owns the account, turns orders and candles into
+ * events through the decider and the paper exchange, and appends them.
+ *
+ * Decisions are made synchronously on the in-memory state and appended
+ * at once, so commands pipeline into the store's group commit instead of
+ * waiting on each other's fsync; the stream revision is the fencing token.
+ * If an append fails, the state is reloaded from the store before the next
+ * command.
+ */
+export class TradingEngine {
+  private state: AccountState = initialAccountState();
+  private account: StreamCursor = { revision: -1n, hash: GENESIS_HASH };
+  private readonly markets = new Map<string, StreamCursor>();
+  private readonly fills: OrderFilled['data'][] = [];
+  private readonly rejections: OrderRejected['data'][] = [];
+  private paused = false;
+  private reloading: Promise<void> | null = null;
+  private stale = false;
+  readonly prices: MarketPrices;
+  readonly updates = new Subject<EngineUpdate>();
+  private readonly stream: string;
+
+  constructor(
+    private readonly store: EventStore,
+    private readonly logger: Logger,
+    readonly config: TradingEngineConfig = defaultEngineConfig(),
+  ) {
+    this.prices = new MarketPrices(config.maxPriceAgeMs);
+    this.stream = accountStream(config.accountId);
+  }
+
+  /** Loads the account and latest prices, opening the account if new. */
+  async start(): Promise<void> {
+    await this.load();
+    if (this.state.accountId === null) {
+      await this.execute(
+        {
+          type: 'OpenAccount',
+          accountId: this.config.accountId,
+          initialBalance: this.config.initialBalance,
+          at: this.nowIso(),
+        },
+        { correlationId: 'open-account', user: 'system' },
+      );
+    }
+    this.logger.info('engine started', {
+      account: this.config.accountId,
+      revision: this.account.revision,
+      openPositions: this.state.positions.size,
+      openOrders: this.state.openOrders.size,
+    });
+  }
+
+  private async load(): Promise<void> {
+    const recorded = await this.store.readStream(this.stream);
+    this.state = initialAccountState();
+    this.fills.length = 0;
+    this.rejections.length = 0;
+    for (const event of recorded) this.apply(event as unknown as AccountEvent);
+    this.account = this.cursorAfter(recorded);
+
+    for (const symbol of SUPPORTED_SYMBOLS) {
+      const [last] = await this.store.readStream(marketStream(symbol), {
+        direction: 'backwards',
+        maxCount: 1,
+      });
+      this.markets.set(symbol, this.cursorAfter(last ? [last] : []));
+      if (last) this.prices.update(candleFromEventData(last.data as unknown as CandleClosedData));
+    }
+
+    const [control] = await this.store.readStream(SYSTEM_STREAM, {
+      direction: 'backwards',
+      maxCount: 1,
+    });
+    this.paused = control?.type === 'TradingPaused';
+    this.stale = false;
+  }
+
+  private cursorAfter(recorded: RecordedEvent[]): StreamCursor {
+    const last = recorded[recorded.length - 1];
+    if (!last) return { revision: -1n, hash: GENESIS_HASH };
+    return { revision: last.revision, hash: String(last.metadata.hash ?? GENESIS_HASH) };
+  }
+
+  private apply(event: AccountEvent): void {
+    this.state = evolve(this.state, event);
+    if (event.type === 'OrderFilled') this.fills.push(event.data);
+    if (event.type === 'OrderRejected') this.rejections.push(event.data);
+  }
+
+  /** Market time as ISO-8601, or wall time before the first candle. */
+  nowIso(): string {
+    return new Date(this.prices.nowMs() ?? Date.now()).toISOString();
+  }
+
+  private async ready(): Promise<void> {
+    if (!this.stale) return;
+    this.reloading ??= this.load().finally(() => {
+      this.reloading = null;
+    });
+    await this.reloading;
+  }
+
+  /**
+   * Appends account events with the revision this engine last saw. The
+   * state already includes them when this returns; the promise settles
+   * when they are durable.
+   */
+  private appendAccount(events: AccountEvent[], causation: Causation) {
+    const first = this.account.revision + 1n;
+    const chained = chainEvents(
+      this.stream,
+      first,
+      this.account.hash,
+      events,
+      causation,
+      this.nowIso(),
+    );
+    const expected = expectedFrom(this.account);
+    for (const event of events) this.apply(event);
+    this.account = {
+      revision: first + BigInt(events.length) - 1n,
+      hash: chained.lastHash,
+    };
+    const appended = this.store.append(this.stream, chained.events, expected);
+    appended.then(
+      () => this.updates.next({ streamId: this.stream, events }),
+      (error: unknown) => {
+        this.stale = true;
+        this.logger.error('account append failed; reloading state', { error });
+      },
+    );
+    return appended;
+  }
+
+  private async execute(command: AccountCommand, causation: Causation) {
+    await this.ready();
+    const events = decide(command, this.state);
+    return this.appendAccount(events, causation);
+  }
+
+  /** Places an order; a MARKET order fills at once at the last price. */
+  async placeOrder(request: OrderRequest): Promise<OrderOutcome> {
+    await this.ready();
+    const orderId = this.config.newOrderId();
+    const at = this.nowIso();
+    const placed = decide(
+      {
+        type: 'PlaceOrder',
+        orderId,
+        symbol: request.symbol,
+        side: request.side,
+        orderType: request.type,
+        quantity: request.quantity,
+        price: request.price,
+        stopLoss: request.stopLoss,
+        takeProfit: request.takeProfit,
+        leverage: request.leverage,
+        strategy: request.strategy,
+        market: {
+          lastPrice: this.prices.lastPrice(request.symbol),
+          fresh: this.prices.isFresh(request.symbol),
+          tradingPaused: this.paused,
+        },
+        takerFeeRate: this.config.exchange.takerFeeRate,
+        defaultLeverage: this.config.defaultLeverage,
+        at,
+      },
+      this.state,
+    );
+
+    // Decide the immediate fill on the state as it will be once the
+    // order is placed, and append order and fill as one atomic batch.
+    let events = placed;
+    const first = placed[0];
+    if (first.type === 'OrderPlaced' && first.data.orderType === 'MARKET') {
+      const withOrder = evolve(this.state, first);
+      const order = withOrder.openOrders.get(orderId)!;
+      const lastPrice = this.prices.lastPrice(order.symbol)!;
+      const fill = marketFill(order, lastPrice, this.config.exchange, at);
+      events = [...placed, ...decide(fill, withOrder)];
+    }
+    const result = await this.appendAccount(events, {
+      correlationId: orderId,
+      user: request.user,
+    });
+    return this.outcome(orderId, request, events, at, result.lastPosition);
+  }
+
+  private outcome(
+    orderId: string,
+    request: OrderRequest,
+    events: AccountEvent[],
+    at: string,
+    globalPosition: bigint,
+  ): OrderOutcome {
+    const base = { orderId, symbol: request.symbol, side: request.side, at, globalPosition };
+    const first = events[0];
+    if (first.type === 'OrderRejected') {
+      return {
+        ...base,
+        status: 'REJECTED',
+        executedPrice: null,
+        executedQuantity: new Decimal(0),
+        rejection: { code: first.data.code, reason: first.data.reason },
+      };
+    }
+    const fills = events.flatMap((e) =>
+      e.type === 'OrderFilled' && e.data.orderId === orderId ? [e.data] : [],
+    );
+    const last = fills[fills.length - 1];
+    return {
+      ...base,
+      status: last ? last.orderStatus : 'NEW',
+      executedPrice: last ? new Decimal(last.price) : null,
+      executedQuantity: fills.reduce((sum, f) => sum.add(f.quantity), new Decimal(0)),
+      rejection: null,
+    };
+  }
+
+  /** Cancels a resting order. Throws ORDER_NOT_FOUND if it is not open. */
+  async cancelOrder(orderId: string, user: string): Promise<bigint> {
+    const result = await this.execute(
+      { type: 'CancelOrder', orderId, reason: 'user', at: this.nowIso() },
+      { correlationId: orderId, user },
+    );
+    return result.lastPosition;
+  }
+
+  /**
+   * Records a closed candle in `market-<SYMBOL>` and fills the resting
+   * orders it reaches. A candle no newer than the symbol's last one is
+   * skipped, so a feed restarted over the same data adds nothing twice.
+   */
+  async ingestCandle(candle: Candle): Promise<boolean> {
+    await this.ready();
+    const known = this.prices.candle(candle.symbol);
+    if (known && candle.openTime <= known.openTime) return false;
+
+    const stream = marketStream(candle.symbol);
+    const cursor = this.markets.get(candle.symbol) ?? { revision: -1n, hash: GENESIS_HASH };
+    const chained = chainEvents(
+      stream,
+      cursor.revision + 1n,
+      cursor.hash,
+      [{ type: CANDLE_CLOSED, data: candleToEventData(candle) }],
+      { correlationId: `${candle.symbol}-${candle.openTime}`, user: 'feed' },
+      new Date(candle.closeTime).toISOString(),
+    );
+    this.markets.set(candle.symbol, {
+      revision: cursor.revision + 1n,
+      hash: chained.lastHash,
+    });
+    const appended = this.store.append(stream, chained.events, expectedFrom(cursor));
+    appended.then(
+      () => this.updates.next({ streamId: stream, events: chained.events }),
+      () => {
+        this.stale = true;
+      },
+    );
+
+    // The candle only matches orders placed before it opened: prices of
+    // the candle that was current when an order arrived are not used.
+    const fills = candleFills(this.state.openOrders.values(), candle, this.config.exchange);
+    this.prices.update(candle);
+    const events: AccountEvent[] = [];
+    let state = this.state;
+    for (const fill of fills) {
+      if (!state.openOrders.has(fill.orderId)) continue; // cancelled by an OCO sibling
+      const decided = decide(fill, state);
+      for (const event of decided) state = evolve(state, event);
+      events.push(...decided);
+    }
+    const pending: Promise<unknown>[] = [appended];
+    if (events.length > 0) {
+      pending.push(
+        this.appendAccount(events, {
+          correlationId: `${candle.symbol}-${candle.openTime}`,
+          user: 'exchange',
+        }),
+      );
+    }
+    await Promise.all(pending);
+    return true;
+  }
+
+  /** Stops or resumes order placement (MARKET_CLOSED while paused). */
+  async setPaused(paused: boolean, user: string): Promise<void> {
+    await this.store.append(
+      SYSTEM_STREAM,
+      [
+        {
+          type: paused ? 'TradingPaused' : 'TradingResumed',
+          data: { by: user, at: this.nowIso() },
+        },
+      ],
+      'any',
+    );
+    this.paused = paused;
+  }
+
+  isPaused(): boolean {
+    return this.paused;
+  }
+
+  accountState(): AccountState {
+    return this.state;
+  }
+
+  /** Every fill of the account, oldest first. */
+  fillHistory(): readonly OrderFilled['data'][] {
+    return this.fills;
+  }
+
+  rejectionHistory(): readonly OrderRejected['data'][] {
+    return this.rejections;
+  }
+}

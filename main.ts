@@ -1,0 +1,126 @@
+#!/usr/bin/env node
+import { Command, InvalidArgumentError, Option } from 'commander';
+import path from 'node:path';
+import { addUser, isRole, ROLES } from './infrastructure/auth';
+import { defaultSettings, FeedSettings, startMirai } from './server';
+
+const wholeNumber = (text: string): number => {
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < 0) {
+    throw new InvalidArgumentError('expected a whole number');
+  }
+  return value;
+};
+
+const speed = (text: string): 'max' | number => {
+  if (text === 'max') return 'max';
+  const value = Number(text);
+  if (!(value > 0)) throw new InvalidArgumentError("expected 'max' or a positive number");
+  return value;
+};
+
+const decimalText = (text: string): string => {
+  if (!/^\d+(\.\d+)?$/.test(text)) throw new InvalidArgumentError('expected a decimal number');
+  return text;
+};
+
+const program = new Command()
+  .name('mirai')
+  .description('Event-sourced crypto trading core (simulation mode)');
+
+program
+  .command('serve', { isDefault: true })
+  .description('run the API server and the paper-trading engine')
+  .option('--port <port>', 'HTTP port', wholeNumber, 8001)
+  .option('--host <host>', 'address to listen on', '127.0.0.1')
+  .option('--data-dir <dir>', 'folder of the event store, users and secret', './data')
+  .addOption(
+    new Option('--store <kind>', 'event store').choices(['sqlite', 'memory', 'eventstoredb']).default('sqlite'),
+  )
+  .option('--eventstore <url>', 'EventStoreDB connection string (with --store eventstoredb)')
+  .option('--data <file...>', 'replay candle files (freqtrade JSON, JSON.gz, Binance CSV) instead of the simulated feed')
+  .option('--speed <speed>', "replay speed: 'max' or a multiple of real time", speed, 'max' as const)
+  .option('--max-candles <n>', 'stop the replay after n candles', wholeNumber)
+  .option('--seed <n>', 'seed of the simulated feed', wholeNumber, 42)
+  .option('--no-feed', 'run without any market data feed')
+  .option('--balance <usdt>', 'simulated balance of a new account', decimalText, '10000')
+  .option('--slippage <rate>', 'slippage of taker fills, as a fraction', decimalText, '0.0005')
+  .option('--taker-fee <rate>', 'taker fee rate', decimalText, '0.001')
+  .option('--maker-fee <rate>', 'maker fee rate', decimalText, '0.001')
+  .option('--leverage <n>', 'leverage of new positions when an order names none', wholeNumber, 1)
+  .option('--reads-require-token', 'require a token for GET requests too', false)
+  .option('--trust-proxy <hops>', 'proxies in front of Mirai whose X-Forwarded-For counts', wholeNumber, 0)
+  .option('--cors <origin...>', 'origins allowed by CORS')
+  .option('--public-limit <n>', 'public requests per minute', wholeNumber)
+  .option('--trading-limit <n>', 'trading requests per minute', wholeNumber)
+  .option('--bulk-limit <n>', 'bulk requests per minute', wholeNumber)
+  .action(async (options) => {
+    let feed: FeedSettings = defaultSettings().feed;
+    if (!options.feed) feed = { kind: 'none' };
+    else if (options.data) {
+      feed = {
+        kind: 'file',
+        files: (options.data as string[]).map((file) => path.resolve(file)),
+        speed: options.speed,
+        maxCandles: options.maxCandles,
+      };
+    } else {
+      feed = { kind: 'simulated', seed: options.seed, emitEveryMs: 1000, interval: '1m' };
+    }
+    const running = await startMirai({
+      port: options.port,
+      host: options.host,
+      dataDir: options.dataDir,
+      store: options.store,
+      eventStoreConnectionString: options.eventstore,
+      feed,
+      initialBalance: options.balance,
+      slippageRate: options.slippage,
+      takerFeeRate: options.takerFee,
+      makerFeeRate: options.makerFee,
+      defaultLeverage: options.leverage,
+      readsRequireToken: options.readsRequireToken,
+      trustProxy: options.trustProxy,
+      corsOrigins: options.cors ?? [],
+      rateLimits: {
+        public: options.publicLimit,
+        trading: options.tradingLimit,
+        bulk: options.bulkLimit,
+      },
+    });
+    if (running.initialAdminPassword) {
+      process.stdout.write(
+        `\nCreated user 'admin' with password: ${running.initialAdminPassword}\n` +
+          'It is shown only this once; only its hash is stored.\n\n',
+      );
+    }
+    const shutdown = (signal: string) => {
+      process.stdout.write(JSON.stringify({ level: 'info', msg: 'shutting down', signal }) + '\n');
+      running.close().then(
+        () => process.exit(0),
+        () => process.exit(1),
+      );
+    };
+    process.once('SIGTERM', () => shutdown('SIGTERM'));
+    process.once('SIGINT', () => shutdown('SIGINT'));
+  });
+
+program
+  .command('user')
+  .description('manage users')
+  .command('add <username> <role>')
+  .description(`add a user or reset its password; role: ${ROLES.join(', ')}`)
+  .option('--data-dir <dir>', 'data folder holding users.json', './data')
+  .option('--password <password>', 'password (default: read MIRAI_USER_PASSWORD)')
+  .action(async (username: string, role: string, options) => {
+    if (!isRole(role)) throw new InvalidArgumentError(`role must be one of ${ROLES.join(', ')}`);
+    const password = options.password ?? process.env.MIRAI_USER_PASSWORD;
+    if (!password) throw new InvalidArgumentError('give --password or set MIRAI_USER_PASSWORD');
+    await addUser(path.join(options.dataDir, 'users.json'), username, password, role);
+    process.stdout.write(`user '${username}' saved with role ${role}\n`);
+  });
+
+program.parseAsync().catch((error: Error) => {
+  process.stderr.write(`mirai: ${error.message}\n`);
+  process.exit(1);
+});

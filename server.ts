@@ -1,0 +1,255 @@
+import { mkdirSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import http from 'node:http';
+import { createApp } from './api/app';
+import { createRateLimiter, RateLimitTier } from './api/rateLimit';
+import type { EventStore } from './application/eventStore';
+import {
+  defaultEngineConfig,
+  TradingEngine,
+} from './application/tradingEngine';
+import { Decimal } from './domain/money';
+import {
+  createTokenService,
+  ensureInitialAdmin,
+  loadSigningSecret,
+} from './infrastructure/auth';
+import { openEventStore, EventStoreConfig } from './infrastructure/eventStore';
+import { createLogger, Logger } from './infrastructure/logging/logger';
+import { FileFeed, MarketFeed, SimulatedFeed } from './infrastructure/marketData';
+import { createMetrics } from './infrastructure/metrics';
+
+/** Where candles come from. */
+export type FeedSettings =
+  | { kind: 'simulated'; seed: number; emitEveryMs: number; interval: string }
+  | {
+      kind: 'file';
+      files: string[];
+      speed: 'max' | number;
+      maxCandles?: number;
+    }
+  | { kind: 'none' };
+
+/** Every setting of a Mirai server; see `defaultSettings` for defaults. */
+export interface MiraiSettings {
+  port: number;
+  host: string;
+  /** Folder for the SQLite store, users file and signing secret. */
+  dataDir: string;
+  store: EventStoreConfig['kind'];
+  eventStoreConnectionString?: string;
+  feed: FeedSettings;
+  initialBalance: string;
+  slippageRate: string;
+  takerFeeRate: string;
+  makerFeeRate: string;
+  defaultLeverage: number;
+  maxPriceAgeMs: number;
+  readsRequireToken: boolean;
+  rateLimits: Partial<Record<RateLimitTier, number>>;
+  trustProxy: boolean | number;
+  corsOrigins: string[];
+  bodyLimit: string;
+  /** Where MIRAI_ADMIN_PASSWORD and MIRAI_JWT_SECRET are read. */
+  env: NodeJS.ProcessEnv;
+  /** Clock of rate limits and tokens, ms; injectable for tests. */
+  now?: () => number;
+  logger?: Logger;
+}
+
+export const defaultSettings = (): MiraiSettings => ({
+  port: 8001,
+  host: '127.0.0.1',
+  dataDir: './data',
+  store: 'sqlite',
+  feed: { kind: 'simulated', seed: 42, emitEveryMs: 1000, interval: '1m' },
+  initialBalance: '10000',
+  slippageRate: '0.0005',
+  takerFeeRate: '0.001',
+  makerFeeRate: '0.001',
+  defaultLeverage: 1,
+  maxPriceAgeMs: 2 * 3_600_000,
+  readsRequireToken: false,
+  rateLimits: {},
+  trustProxy: false,
+  corsOrigins: [],
+  bodyLimit: '100kb',
+  env: process.env,
+});
+
+export interface RunningMirai {
+  url: string;
+  port: number;
+  engine: TradingEngine;
+  store: EventStore;
+  feed: MarketFeed | null;
+  /** Set on the first start of a store without users; print it once. */
+  initialAdminPassword?: string;
+  /**
+   * Graceful stop: no new connections, in-flight requests finish, the
+   * feed stops, pending appends land, the store closes.
+   */
+  close(): Promise<void>;
+}
+
+const buildFeed = (
+  settings: FeedSettings,
+  engine: TradingEngine,
+  logger: Logger,
+): MarketFeed | null => {
+  // Resume after the newest candle already in the store.
+  const lastOpenTimes: Record<string, number> = {};
+  for (const symbol of engine.prices.symbols()) {
+    lastOpenTimes[symbol] = engine.prices.candle(symbol)!.openTime;
+  }
+  switch (settings.kind) {
+    case 'none':
+      return null;
+    case 'simulated':
+      return new SimulatedFeed({
+        seed: settings.seed,
+        emitEveryMs: settings.emitEveryMs,
+        interval: settings.interval,
+        resumeAfter: lastOpenTimes,
+        logger,
+      });
+    case 'file':
+      return new FileFeed({
+        files: settings.files,
+        speed: settings.speed,
+        maxCandles: settings.maxCandles,
+        skipThrough: lastOpenTimes,
+        logger,
+      });
+  }
+};
+
+/** The composition root: opens the store, wires everything, listens. */
+export const startMirai = async (
+  overrides: Partial<MiraiSettings> = {},
+): Promise<RunningMirai> => {
+  const settings = { ...defaultSettings(), ...overrides };
+  const logger = settings.logger ?? createLogger('mirai');
+  const now = settings.now ?? Date.now;
+  mkdirSync(settings.dataDir, { recursive: true });
+
+  const store = await openEventStore({
+    kind: settings.store,
+    path: path.join(settings.dataDir, 'events.db'),
+    connectionString: settings.eventStoreConnectionString,
+  });
+  const engine = new TradingEngine(store, logger, {
+    ...defaultEngineConfig(),
+    initialBalance: new Decimal(settings.initialBalance),
+    exchange: {
+      slippageRate: new Decimal(settings.slippageRate),
+      takerFeeRate: new Decimal(settings.takerFeeRate),
+      makerFeeRate: new Decimal(settings.makerFeeRate),
+    },
+    defaultLeverage: settings.defaultLeverage,
+    maxPriceAgeMs: settings.maxPriceAgeMs,
+  });
+  await engine.start();
+
+  const metrics = createMetrics();
+  engine.updates.subscribe(({ events }) => {
+    for (const event of events) {
+      const data = event.data as Record<string, string>;
+      const status = {
+        OrderPlaced: 'placed',
+        OrderRejected: 'rejected',
+        OrderFilled: 'filled',
+        OrderCancelled: 'cancelled',
+      }[event.type];
+      if (status && data.symbol) {
+        metrics.recordOrder({ symbol: data.symbol, side: data.side ?? 'none', status });
+      }
+      if (event.type === 'OrderFilled') {
+        metrics.pnlTotal.inc({ symbol: data.symbol }, Number(data.realizedPnl));
+      }
+    }
+  });
+
+  const usersFile = path.join(settings.dataDir, 'users.json');
+  const admin = await ensureInitialAdmin({
+    file: usersFile,
+    env: settings.env,
+    log: (m, f) => logger.info(m, f),
+  });
+  const secret = await loadSigningSecret({
+    file: path.join(settings.dataDir, 'jwt-secret'),
+    env: settings.env,
+    log: (m, f) => logger.info(m, f),
+  });
+  const tokens = createTokenService({
+    secret,
+    now: () => Math.floor(now() / 1000),
+  });
+  // An unset tier keeps the spec's limit rather than becoming undefined.
+  const limits = Object.fromEntries(
+    Object.entries(settings.rateLimits).filter(([, n]) => n !== undefined),
+  );
+  const rateLimiter = createRateLimiter({
+    limits,
+    now,
+    trustProxy: settings.trustProxy,
+  });
+
+  const app = createApp({
+    engine,
+    store,
+    logger,
+    metrics,
+    tokens,
+    usersFile,
+    rateLimiter,
+    readsRequireToken: settings.readsRequireToken,
+    bodyLimit: settings.bodyLimit,
+    corsOrigins: settings.corsOrigins,
+  });
+  const server = http.createServer(app);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(settings.port, settings.host, resolve);
+  });
+  const port = (server.address() as AddressInfo).port;
+  const url = `http://${settings.host}:${port}`;
+
+  const feed = buildFeed(settings.feed, engine, logger);
+  feed?.start((candle) => engine.ingestCandle(candle).then(() => undefined));
+  feed?.done.then(
+    (result) => logger.info('feed ended', { ...result }),
+    (error: unknown) => logger.error('feed failed', { error }),
+  );
+
+  logger.info('server started', {
+    url,
+    store: settings.store,
+    dataDir: settings.dataDir,
+    feed: settings.feed.kind,
+    mode: 'simulation',
+  });
+
+  let closing: Promise<void> | null = null;
+  const close = () =>
+    (closing ??= (async () => {
+      await feed?.stop();
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+      });
+      await store.close();
+      logger.info('server stopped', { url });
+    })());
+
+  return {
+    url,
+    port,
+    engine,
+    store,
+    feed,
+    initialAdminPassword: admin.generatedPassword,
+    close,
+  };
+};
