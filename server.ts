@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import http from 'node:http';
 import { createApp } from './api/app';
+import { userFromRequest } from './api/auth';
 import { createRateLimiter, RateLimitTier } from './api/rateLimit';
 import type { EventStore } from './application/eventStore';
 import {
@@ -194,6 +195,8 @@ export const startMirai = async (
     limits,
     now,
     trustProxy: settings.trustProxy,
+    // The limiter runs before authentication; count signed-in users by name.
+    identify: (req) => userFromRequest(tokens, req)?.username,
   });
 
   const app = createApp({

@@ -50,22 +50,22 @@ export const createApp = (deps: AppDependencies): Express => {
   app.use(metricsMiddleware(deps.metrics));
   app.use(securityHeaders());
   app.use(cors({ allowedOrigins: deps.corsOrigins ?? [] }));
+  // Limit before anything else can answer, so failed logins, bad tokens
+  // and oversized bodies count too and carry the rate-limit headers.
+  app.use(deps.rateLimiter.middleware);
   app.use(requireJsonContentType());
   app.use(jsonBody({ limit: deps.bodyLimit }));
-  // Logging in needs no token; it is limited per address like reads.
+  // Logging in needs no token.
   app.use(
     '/auth',
-    deps.rateLimiter.middleware,
     createAuthRouter({ tokens: deps.tokens, usersFile: deps.usersFile, log }),
   );
-  // Authenticate before limiting, so a user's requests count as the user.
   app.use(
     authenticate({
       tokens: deps.tokens,
       readsRequireToken: deps.readsRequireToken ?? false,
     }),
   );
-  app.use(deps.rateLimiter.middleware);
 
   app.get('/', (_req, res) => {
     res.json({ message: '🤖 Mirai Trading API активен!', status: 'running' });
