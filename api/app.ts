@@ -4,7 +4,8 @@ import type { Logger } from '../application/logger';
 import type { TradingEngine } from '../application/tradingEngine';
 import type { TokenService } from '../infrastructure/auth';
 import type { MiraiMetrics } from '../infrastructure/metrics';
-import { authenticate, createAuthRouter } from './auth';
+import { authenticate, createAuthRouter, requireRole } from './auth';
+import { eventRoutes } from './eventRoutes';
 import {
   cors,
   errorHandler,
@@ -80,6 +81,7 @@ export const createApp = (deps: AppDependencies): Express => {
   });
   app.get('/api/metrics', metricsHandler(deps.metrics));
   app.use('/api/trading', tradingRoutes(deps.engine));
+  app.use('/api/events', requireRole('auditor'), eventRoutes(deps.store));
 
   app.use(notFound());
   app.use(errorHandler({ log: (msg, fields) => deps.logger.error(msg, fields) }));
