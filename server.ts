@@ -211,7 +211,7 @@ export const startMirai = async (
     bodyLimit: settings.bodyLimit,
     corsOrigins: settings.corsOrigins,
   });
-  const server = http.createServer(app);
+  const server = http.createServer({ noDelay: true }, app);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(settings.port, settings.host, resolve);

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { Subject } from 'rxjs';
 import {
   AccountCommand,
@@ -55,7 +55,9 @@ export const defaultEngineConfig = (): TradingEngineConfig => ({
   exchange: DEFAULT_PAPER_EXCHANGE,
   defaultLeverage: 1,
   maxPriceAgeMs: 2 * 3_600_000,
-  newOrderId: () => randomBytes(6).toString('hex'),
+  // randomUUID draws from a cached entropy pool; randomBytes goes to the
+  // kernel on every call, which shows at thousands of orders a second.
+  newOrderId: () => randomUUID().replace(/-/g, '').slice(0, 12),
 });
 
 /** An order as a client sends it (numbers not yet validated). */

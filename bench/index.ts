@@ -3,10 +3,11 @@
  * `npm run bench`.
  */
 import { runEventStoreBench } from './eventStoreBench';
+import { runHttpBench } from './httpBench';
 
 const main = async (): Promise<void> => {
-  for (const figure of await runEventStoreBench()) {
-    console.log(JSON.stringify(figure));
+  for (const bench of [runEventStoreBench, runHttpBench]) {
+    for (const figure of await bench()) console.log(JSON.stringify(figure));
   }
 };
 

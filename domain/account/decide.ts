@@ -133,7 +133,9 @@ const placeOrder = (command: PlaceOrder, state: AccountState): AccountEvent[] =>
   if (state.accountId === null) {
     throw new MiraiError('CONFLICT', 'Account is not open');
   }
-  if (state.knownOrderIds.has(command.orderId)) {
+  // Ids come from the engine (48 random bits); refusing one that is still
+  // open keeps a retried command from doubling a resting order.
+  if (state.openOrders.has(command.orderId)) {
     throw new MiraiError('CONFLICT', `Order id '${command.orderId}' is taken`);
   }
 

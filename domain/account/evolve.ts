@@ -44,16 +44,11 @@ export const evolve = (
         placedAt: data.at,
       };
       const openOrders = new Map(state.openOrders).set(order.orderId, order);
-      const knownOrderIds = new Set(state.knownOrderIds).add(order.orderId);
-      return { ...state, openOrders, knownOrderIds };
+      return { ...state, openOrders };
     }
 
-    case 'OrderRejected': {
-      const knownOrderIds = new Set(state.knownOrderIds).add(
-        event.data.orderId,
-      );
-      return { ...state, knownOrderIds };
-    }
+    case 'OrderRejected':
+      return state;
 
     case 'OrderFilled': {
       const data = event.data;

@@ -41,8 +41,6 @@ export interface AccountState {
   walletBalance: Decimal;
   positions: ReadonlyMap<string, Position>;
   openOrders: ReadonlyMap<string, OpenOrder>;
-  /** Every order id ever used, so a retried id cannot place twice. */
-  knownOrderIds: ReadonlySet<string>;
   fillCount: number;
 }
 
@@ -51,7 +49,6 @@ export const initialAccountState = (): AccountState => ({
   walletBalance: ZERO,
   positions: new Map(),
   openOrders: new Map(),
-  knownOrderIds: new Set(),
   fillCount: 0,
 });
 

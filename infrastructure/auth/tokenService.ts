@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createSecretKey, randomUUID } from 'node:crypto';
 import jwt from 'jsonwebtoken';
 import { MiraiError } from '../../domain/errors';
 import { type AuthenticatedUser, isRole } from './roles';
@@ -63,7 +63,13 @@ export const createTokenService = ({
   refreshTtlSeconds = DEFAULT_REFRESH_TTL_SECONDS,
   now = () => Math.floor(Date.now() / 1000),
   issuer = 'mirai',
-}: TokenServiceOptions): TokenService => ({
+}: TokenServiceOptions): TokenService => {
+  // Given a bare string or Buffer, jsonwebtoken first tries to read it as
+  // a public key and fails, on every call; a KeyObject skips that (~1 ms).
+  const key = createSecretKey(
+    typeof secret === 'string' ? Buffer.from(secret) : secret,
+  );
+  return {
   issue(user, type) {
     const expiresIn = type === 'access' ? accessTtlSeconds : refreshTtlSeconds;
     const issuedAt = Math.floor(now());
@@ -78,14 +84,14 @@ export const createTokenService = ({
       iat: issuedAt,
       exp: issuedAt + expiresIn,
     };
-    const token = jwt.sign(claims, secret, { algorithm: 'HS256' });
+    const token = jwt.sign(claims, key, { algorithm: 'HS256' });
     return { token, expiresIn };
   },
 
   verify(token, type) {
     let claims: jwt.JwtPayload | string;
     try {
-      claims = jwt.verify(token, secret, {
+      claims = jwt.verify(token, key, {
         algorithms: ['HS256'],
         issuer,
         clockTimestamp: Math.floor(now()),
@@ -109,4 +115,5 @@ export const createTokenService = ({
     }
     return { username: claims.sub, role: claims.role };
   },
-});
+  };
+};

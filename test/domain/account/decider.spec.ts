@@ -179,8 +179,8 @@ describe('account decider', () => {
       expect(given(opened).when(ok)[0].type).to.equal('OrderPlaced');
     });
 
-    it('refuses to reuse an order id', () => {
-      const first = order({});
+    it('refuses the id of an order that is still open', () => {
+      const first = order({ orderType: 'LIMIT', price: 49000 });
       const history = [...opened, ...given(opened).when(first)];
       expect(() => given(history).when({ ...first })).to.throw(/taken/);
     });
