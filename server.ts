@@ -212,6 +212,16 @@ export const startMirai = async (
     corsOrigins: settings.corsOrigins,
   });
   const server = http.createServer({ noDelay: true }, app);
+  // Once closing, every response ends its connection: a keep-alive socket
+  // left open would hold shutdown until the client dropped it. Runs
+  // before the app, which may answer synchronously.
+  let draining = false;
+  const unanswered = new Set<http.ServerResponse>();
+  server.prependListener('request', (_req, res: http.ServerResponse) => {
+    if (draining) res.setHeader('Connection', 'close');
+    unanswered.add(res);
+    res.once('close', () => unanswered.delete(res));
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(settings.port, settings.host, resolve);
@@ -238,6 +248,10 @@ export const startMirai = async (
   const close = () =>
     (closing ??= (async () => {
       await feed?.stop();
+      draining = true;
+      for (const res of unanswered) {
+        if (!res.headersSent) res.setHeader('Connection', 'close');
+      }
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeIdleConnections();
