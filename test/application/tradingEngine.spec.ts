@@ -1,0 +1,145 @@
+import { expect } from 'chai';
+import { eventHash, GENESIS_HASH } from '../../application/hashChain';
+import {
+  defaultEngineConfig,
+  TradingEngine,
+} from '../../application/tradingEngine';
+import type { Candle } from '../../domain/market/candle';
+import { Decimal } from '../../domain/money';
+import { InMemoryEventStore } from '../../infrastructure/eventStore';
+import { silentLogger } from '../../infrastructure/logging/logger';
+
+const HOUR = 3_600_000;
+const T0 = Date.UTC(2021, 0, 1);
+
+const candle = (hour: number, o: number, h: number, l: number, c: number): Candle => ({
+  symbol: 'BTCUSDT',
+  interval: '1h',
+  openTime: T0 + hour * HOUR,
+  closeTime: T0 + (hour + 1) * HOUR,
+  open: new Decimal(o),
+  high: new Decimal(h),
+  low: new Decimal(l),
+  close: new Decimal(c),
+  volume: new Decimal(1),
+});
+
+const config = () => ({
+  ...defaultEngineConfig(),
+  exchange: {
+    slippageRate: new Decimal(0),
+    takerFeeRate: new Decimal('0.001'),
+    makerFeeRate: new Decimal('0.001'),
+  },
+});
+
+const startEngine = async (store: InMemoryEventStore) => {
+  const engine = new TradingEngine(store, silentLogger, config());
+  await engine.start();
+  return engine;
+};
+
+const order = (fields: Record<string, unknown>) => ({
+  symbol: 'BTCUSDT',
+  side: 'BUY',
+  type: 'MARKET',
+  quantity: 0.1,
+  user: 'tester',
+  ...fields,
+});
+
+describe('trading engine', () => {
+  let store: InMemoryEventStore;
+  let engine: TradingEngine;
+
+  beforeEach(async () => {
+    store = new InMemoryEventStore();
+    engine = await startEngine(store);
+    await engine.ingestCandle(candle(0, 50000, 50000, 50000, 50000));
+  });
+
+  it('deposits the starting balance once, not again on restart', async () => {
+    await startEngine(store);
+    const deposits = (await store.readStream('account-main')).filter(
+      (e) => e.type === 'FundsDeposited',
+    );
+    expect(deposits.map((e) => e.data.amount)).to.deep.equal(['10000']);
+  });
+
+  it('closes a long at its take-profit and cancels the stop-loss', async () => {
+    const placed = await engine.placeOrder(
+      order({ stopLoss: 48000, takeProfit: 53000 }),
+    );
+    expect(placed.status).to.equal('FILLED');
+    expect(engine.accountState().openOrders.size).to.equal(2);
+
+    await engine.ingestCandle(candle(1, 50000, 52000, 49000, 51000)); // neither
+    expect(engine.accountState().openOrders.size).to.equal(2);
+    await engine.ingestCandle(candle(2, 51000, 53500, 50500, 53200)); // TP
+
+    const state = engine.accountState();
+    expect(state.positions.size).to.equal(0);
+    expect(state.openOrders.size).to.equal(0);
+    const exit = engine.fillHistory()[1];
+    expect(exit).to.deep.include({ price: '53000', liquidity: 'maker', role: 'take_profit' });
+    // (53,000 - 50,000) * 0.1 = 300, minus fees 5.3 and 5 = 289.7
+    expect(exit.realizedPnl).to.equal('289.7');
+    expect(state.walletBalance.toString()).to.equal('10289.7');
+  });
+
+  it('stops a short out above its entry', async () => {
+    await engine.placeOrder(order({ side: 'SELL', stopLoss: 51000 }));
+    await engine.ingestCandle(candle(1, 50000, 49900, 49000, 49500)); // price falls: nothing
+    expect(engine.accountState().positions.get('BTCUSDT')?.side).to.equal('SHORT');
+    await engine.ingestCandle(candle(2, 49500, 51500, 49400, 51200));
+    const exit = engine.fillHistory()[1];
+    expect(exit).to.deep.include({ side: 'BUY', price: '51000', role: 'stop_loss' });
+    // (50,000 - 51,000) * 0.1 = -100, minus fees 5.1 and 5 = -110.1
+    expect(exit.realizedPnl).to.equal('-110.1');
+  });
+
+  it('ignores a candle delivered twice', async () => {
+    await engine.placeOrder(order({ type: 'LIMIT', price: 49000 }));
+    const again = candle(1, 50000, 50000, 48000, 49000);
+    expect(await engine.ingestCandle(again)).to.equal(true);
+    expect(await engine.ingestCandle(again)).to.equal(false);
+    expect(await store.readStream('market-BTCUSDT')).to.have.length(2);
+    expect(engine.fillHistory()).to.have.length(1);
+  });
+
+  it('comes back with the same account, orders and prices after a restart', async () => {
+    await engine.placeOrder(order({ stopLoss: 48000 }));
+    await engine.placeOrder(order({ type: 'LIMIT', price: 45000, quantity: 0.01 }));
+    const restarted = await startEngine(store);
+    const before = engine.accountState();
+    const after = restarted.accountState();
+    expect(after.walletBalance.toString()).to.equal(before.walletBalance.toString());
+    expect([...after.openOrders.keys()]).to.deep.equal([...before.openOrders.keys()]);
+    expect(after.positions.get('BTCUSDT')?.size.toString()).to.equal('0.1');
+    expect(restarted.prices.lastPrice('BTCUSDT')?.toString()).to.equal('50000');
+  });
+
+  it('pipelines concurrent orders into contiguous revisions with an intact hash chain', async () => {
+    const outcomes = await Promise.all(
+      Array.from({ length: 100 }, () => engine.placeOrder(order({ quantity: 0.001 }))),
+    );
+    expect(outcomes.every((o) => o.status === 'FILLED')).to.equal(true);
+    const events = await store.readStream('account-main');
+    let prevHash = GENESIS_HASH;
+    events.forEach((event, index) => {
+      expect(event.revision).to.equal(BigInt(index));
+      expect(event.metadata.prevHash).to.equal(prevHash);
+      prevHash = eventHash(prevHash, event.streamId, event.revision, event.type, event.data);
+      expect(event.metadata.hash).to.equal(prevHash);
+    });
+    expect(engine.accountState().positions.get('BTCUSDT')?.size.toString()).to.equal('0.1');
+  });
+
+  it('answers MARKET_CLOSED while trading is paused', async () => {
+    await engine.setPaused(true, 'tester');
+    const outcome = await engine.placeOrder(order({}));
+    expect(outcome.rejection?.code).to.equal('MARKET_CLOSED');
+    const restarted = await startEngine(store);
+    expect(restarted.isPaused()).to.equal(true);
+  });
+});
