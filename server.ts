@@ -4,6 +4,7 @@ import path from 'node:path';
 import http from 'node:http';
 import { createApp } from './api/app';
 import { userFromRequest } from './api/auth';
+import { QueryCache } from './api/queryCache';
 import { createRateLimiter, RateLimitTier } from './api/rateLimit';
 import type { EventStore } from './application/eventStore';
 import {
@@ -20,6 +21,13 @@ import { openEventStore, EventStoreConfig } from './infrastructure/eventStore';
 import { createLogger, Logger } from './infrastructure/logging/logger';
 import { FileFeed, MarketFeed, SimulatedFeed } from './infrastructure/marketData';
 import { createMetrics } from './infrastructure/metrics';
+import {
+  AlertRules,
+  createProjections,
+  openReadModelDb,
+  ProjectionRuntime,
+  ReadModelQueries,
+} from './projections';
 
 /** Where candles come from. */
 export type FeedSettings =
@@ -54,6 +62,8 @@ export interface MiraiSettings {
   bodyLimit: string;
   /** Where MIRAI_ADMIN_PASSWORD and MIRAI_JWT_SECRET are read. */
   env: NodeJS.ProcessEnv;
+  /** Thresholds of the alerts process manager; see `defaultAlertRules`. */
+  alertRules?: Partial<AlertRules>;
   /** Clock of rate limits and tokens, ms; injectable for tests. */
   now?: () => number;
   logger?: Logger;
@@ -85,6 +95,9 @@ export interface RunningMirai {
   engine: TradingEngine;
   store: EventStore;
   feed: MarketFeed | null;
+  /** The projections behind every GET, and the queries over them. */
+  projections: ProjectionRuntime;
+  queries: ReadModelQueries;
   /** Set on the first start of a store without users; print it once. */
   initialAdminPassword?: string;
   /**
@@ -153,6 +166,37 @@ export const startMirai = async (
   });
   await engine.start();
 
+  // Read models sit beside the events, or in memory with them.
+  const readModelDb = openReadModelDb(
+    settings.store === 'memory'
+      ? ':memory:'
+      : path.join(settings.dataDir, 'readmodels.db'),
+  );
+  const accountId = engine.config.accountId;
+  const projections = new ProjectionRuntime({
+    store,
+    db: readModelDb,
+    projections: createProjections(store, {
+      accountId,
+      alertRules: settings.alertRules,
+    }),
+    log: logger,
+  });
+  const queryCache = new QueryCache();
+  projections.changes.subscribe((change) =>
+    queryCache.projectionChanged(change.projection),
+  );
+  const queries = new ReadModelQueries(readModelDb, accountId);
+  projections.start();
+  void store
+    .headPosition()
+    .then(async (head) => {
+      if (await projections.waitFor(head, 10 * 60_000)) {
+        logger.info('projections caught up', { position: head });
+      }
+    })
+    .catch(() => undefined);
+
   const metrics = createMetrics();
   engine.updates.subscribe(({ events }) => {
     for (const event of events) {
@@ -207,6 +251,7 @@ export const startMirai = async (
     tokens,
     usersFile,
     rateLimiter,
+    readSide: { store, runtime: projections, queries, cache: queryCache },
     readsRequireToken: settings.readsRequireToken,
     bodyLimit: settings.bodyLimit,
     corsOrigins: settings.corsOrigins,
@@ -256,7 +301,9 @@ export const startMirai = async (
         server.close(() => resolve());
         server.closeIdleConnections();
       });
+      await projections.stop();
       await store.close();
+      readModelDb.close();
       logger.info('server stopped', { url });
     })());
 
@@ -266,6 +313,8 @@ export const startMirai = async (
     engine,
     store,
     feed,
+    projections,
+    queries,
     initialAdminPassword: admin.generatedPassword,
     close,
   };

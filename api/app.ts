@@ -18,6 +18,8 @@ import {
 import { metricsHandler, metricsMiddleware } from './metricsMiddleware';
 import { RateLimiter } from './rateLimit';
 import { apiTime } from './formatting';
+import { queryRoutes } from './queryRoutes';
+import type { ReadSide } from './readSide';
 import { tradingRoutes } from './tradingRoutes';
 
 /** Everything the HTTP layer is given by the composition root. */
@@ -29,6 +31,8 @@ export interface AppDependencies {
   tokens: TokenService;
   usersFile: string;
   rateLimiter: RateLimiter;
+  /** Read models, their runtime and the query cache every GET reads. */
+  readSide: ReadSide;
   /** Whether reads need a token. Default false (simulation mode). */
   readsRequireToken?: boolean;
   /** Largest JSON body; default `100kb`. */
@@ -80,7 +84,8 @@ export const createApp = (deps: AppDependencies): Express => {
     }
   });
   app.get('/api/metrics', metricsHandler(deps.metrics));
-  app.use('/api/trading', tradingRoutes(deps.engine));
+  app.use(queryRoutes(deps.readSide, deps.mode));
+  app.use('/api/trading', tradingRoutes(deps.engine, deps.readSide));
   app.use('/api/events', requireRole('auditor'), eventRoutes(deps.store));
 
   app.use(notFound());

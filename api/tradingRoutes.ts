@@ -1,11 +1,12 @@
-import { Router } from 'express';
+import { Request, Router } from 'express';
 import type { TradingEngine } from '../application/tradingEngine';
-import { unrealizedPnl, positionMargin } from '../domain/account';
 import { MiraiError } from '../domain/errors';
 import { SUPPORTED_SYMBOLS } from '../domain/market/symbols';
 import { sendError } from './errorResponse';
 import { apiNumber, apiTime } from './formatting';
+import type { TradeQuery } from '../projections';
 import { orderBodyError, validateOrderBody } from './orderSchema';
+import { readHandler, ReadSide } from './readSide';
 
 /** Header carrying the global position of the events a command wrote. */
 export const POSITION_HEADER = 'X-Mirai-Position';
@@ -35,8 +36,11 @@ const optionalText = (raw: unknown, name: string): string | undefined => {
   return raw;
 };
 
-/** `/api/trading/*`: orders, positions and trades. */
-export const tradingRoutes = (engine: TradingEngine): Router => {
+/** `/api/trading/*`: orders; positions and trades from the read models. */
+export const tradingRoutes = (
+  engine: TradingEngine,
+  read: ReadSide,
+): Router => {
   const router = Router();
 
   router.post('/order', async (req, res, next) => {
@@ -109,24 +113,23 @@ export const tradingRoutes = (engine: TradingEngine): Router => {
     res.json({ orders });
   });
 
-  router.get('/positions', (_req, res) => {
-    const positions = [...engine.accountState().positions.values()].map((p) => {
-      const mark = engine.prices.lastPrice(p.symbol) ?? p.entryPrice;
-      return {
+  router.get(
+    '/positions',
+    readHandler(read, 'positions', () => null, () => ({
+      positions: read.queries.positions().map((p) => ({
         symbol: p.symbol,
         side: p.side,
         size: apiNumber(p.size),
         entry_price: apiNumber(p.entryPrice.toDecimalPlaces(8)),
-        current_price: apiNumber(mark),
-        unrealized_pnl: apiNumber(unrealizedPnl(p, mark).toDecimalPlaces(8)),
-        margin_used: apiNumber(positionMargin(p).toDecimalPlaces(8)),
+        current_price: apiNumber(p.markPrice),
+        unrealized_pnl: apiNumber(p.unrealizedPnl.toDecimalPlaces(8)),
+        margin_used: apiNumber(p.marginUsed.toDecimalPlaces(8)),
         leverage: p.leverage,
-      };
-    });
-    res.json({ positions });
-  });
+      })),
+    })),
+  );
 
-  router.get('/trades', (req, res) => {
+  const parseTradeQuery = (req: Request): TradeQuery => {
     const limit = parseLimit(req.query.limit);
     const symbol = optionalText(req.query.symbol, 'symbol');
     const strategy = optionalText(req.query.strategy, 'strategy');
@@ -135,13 +138,13 @@ export const tradingRoutes = (engine: TradingEngine): Router => {
         supported_symbols: SUPPORTED_SYMBOLS,
       });
     }
-    const trades = [];
-    const fills = engine.fillHistory();
-    for (let i = fills.length - 1; i >= 0 && trades.length < limit; i--) {
-      const fill = fills[i];
-      if (symbol !== undefined && fill.symbol !== symbol) continue;
-      if (strategy !== undefined && fill.strategy !== strategy) continue;
-      trades.push({
+    return { limit, symbol, strategy };
+  };
+
+  router.get(
+    '/trades',
+    readHandler(read, 'trades', parseTradeQuery, (query) => ({
+      trades: read.queries.trades(query).map((fill) => ({
         id: fill.tradeId,
         order_id: fill.orderId,
         symbol: fill.symbol,
@@ -152,10 +155,9 @@ export const tradingRoutes = (engine: TradingEngine): Router => {
         pnl: apiNumber(fill.realizedPnl),
         timestamp: apiTime(fill.at),
         strategy: fill.strategy,
-      });
-    }
-    res.json({ trades });
-  });
+      })),
+    })),
+  );
 
   return router;
 };

@@ -1,0 +1,120 @@
+import type { Request, RequestHandler } from 'express';
+import type { EventStore } from '../application/eventStore';
+import { MiraiError } from '../domain/errors';
+import {
+  ProjectionRuntime,
+  QUERY_PROJECTIONS,
+  QueryName,
+  ReadModelQueries,
+} from '../projections';
+import type { QueryCache } from './queryCache';
+
+/** Header and query parameter a client uses to wait for its own writes. */
+export const WAIT_FOR_HEADER = 'X-Mirai-Wait-For';
+export const WAIT_FOR_PARAM = 'wait_for_position';
+/** Set on a read served before the read models reached the store's head. */
+export const STALE_HEADER = 'X-Mirai-Stale';
+
+/** Longest wait for an explicit `wait_for_position`, ms. */
+export const EXPLICIT_WAIT_MS = 5_000;
+/** Longest wait for the store's head when the client names no position, ms. */
+export const DEFAULT_WAIT_MS = 1_000;
+
+/** What the read routes are given by the composition root. */
+export interface ReadSide {
+  store: EventStore;
+  runtime: ProjectionRuntime;
+  queries: ReadModelQueries;
+  cache: QueryCache;
+}
+
+const POSITION_TEXT = /^\d{1,19}$/;
+
+/** The position a request asks to wait for, or null when it names none. */
+export const requestedPosition = (req: Request): bigint | null => {
+  const fromQuery = req.query[WAIT_FOR_PARAM];
+  const raw = fromQuery ?? req.get(WAIT_FOR_HEADER);
+  if (raw === undefined) return null;
+  if (typeof raw !== 'string' || !POSITION_TEXT.test(raw)) {
+    throw new MiraiError(
+      'INVALID_REQUEST',
+      `'${WAIT_FOR_PARAM}' must be a global position (a whole number)`,
+      { [WAIT_FOR_PARAM]: raw },
+    );
+  }
+  return BigInt(raw);
+};
+
+/** The cache key: path and query string without the wait parameter. */
+const cacheKey = (req: Request): string => {
+  const url = new URL(req.originalUrl, 'http://mirai');
+  url.searchParams.delete(WAIT_FOR_PARAM);
+  url.searchParams.sort();
+  const query = url.searchParams.toString();
+  return query ? `${url.pathname}?${query}` : url.pathname;
+};
+
+/**
+ * An express handler serving one read-model query, consistently:
+ *
+ * 1. validate the request (`parse` throws `MiraiError`s);
+ * 2. wait until the projections the query reads have reached the position
+ *    the client asked for (≤ 5 s, else 503 `SYSTEM_MAINTENANCE`) or, when
+ *    it asked for none, the store's head as of now (≤ 1 s, else serve what
+ *    there is with `X-Mirai-Stale: true`);
+ * 3. answer from the query cache, or compute, cache and answer. The
+ *    `X-Mirai-Position` header tells the position the answer reflects.
+ */
+export const readHandler = <P>(
+  read: ReadSide,
+  query: QueryName,
+  parse: (req: Request) => P,
+  compute: (params: P) => unknown,
+): RequestHandler => {
+  const projections = QUERY_PROJECTIONS[query];
+  return async (req, res, next) => {
+    try {
+      const params = parse(req);
+
+      const wanted = requestedPosition(req);
+      if (wanted !== null) {
+        const reached = await read.runtime.waitFor(
+          wanted,
+          EXPLICIT_WAIT_MS,
+          projections,
+        );
+        if (!reached) {
+          throw new MiraiError(
+            'SYSTEM_MAINTENANCE',
+            `Read models did not reach position ${wanted} in time`,
+            {
+              [WAIT_FOR_PARAM]: wanted.toString(),
+              reached: read.runtime.lowestCheckpoint(projections).toString(),
+              waited_ms: EXPLICIT_WAIT_MS,
+            },
+          );
+        }
+      } else {
+        const head = await read.store.headPosition();
+        const reached = await read.runtime.waitFor(
+          head,
+          DEFAULT_WAIT_MS,
+          projections,
+        );
+        if (!reached) res.set(STALE_HEADER, 'true');
+      }
+
+      const key = cacheKey(req);
+      let body = read.cache.get(key)?.body;
+      const position = read.runtime.lowestCheckpoint(projections);
+      if (body === undefined) {
+        body = JSON.stringify(compute(params));
+        read.cache.set(key, body, projections, position);
+      }
+      res.set('X-Mirai-Position', position.toString());
+      res.type('application/json').send(body);
+    } catch (error) {
+      next(error);
+    }
+  };
+};

@@ -1,0 +1,302 @@
+import { Subject, Subscription } from 'rxjs';
+import type { EventStore, RecordedEvent } from '../application/eventStore';
+import { readCheckpoint, writeCheckpoint } from './checkpoints';
+import type { Projection, ProjectionStatus, ReadModelDb } from './projection';
+
+/** Where the runtime reports; the application's logger fits. */
+export interface ProjectionLog {
+  info(msg: string, fields?: Record<string, unknown>): void;
+  error(msg: string, fields?: Record<string, unknown>): void;
+}
+
+/** Options of `ProjectionRuntime`. */
+export interface ProjectionRuntimeOptions {
+  store: EventStore;
+  db: ReadModelDb;
+  projections: Projection[];
+  /** Most events folded per transaction. Default 1,000. */
+  batchSize?: number;
+  log?: ProjectionLog;
+}
+
+/** A committed batch that changed a read model. */
+export interface ReadModelChange {
+  projection: string;
+  /** The projection's checkpoint after the batch. */
+  checkpoint: bigint;
+}
+
+interface Runner {
+  projection: Projection;
+  checkpoint: bigint;
+  state: ProjectionStatus['state'];
+  failure?: ProjectionStatus['failure'];
+  subscription?: Subscription;
+  buffer: RecordedEvent[];
+  flushScheduled: boolean;
+  /** Batches run one after another on this chain. */
+  work: Promise<void>;
+}
+
+const quiet: ProjectionLog = { info: () => undefined, error: () => undefined };
+
+/**
+ * Runs projections live: each subscribes to `$all` from its own checkpoint
+ * + 1 and folds what arrives in batches (everything one event-loop turn
+ * delivers, at most `batchSize`), committing read model and checkpoint in
+ * one SQLite transaction. An event at or below the checkpoint is skipped,
+ * so a redelivery changes nothing. A projection whose fold throws logs the
+ * event's position and type and stops; the others go on.
+ */
+export class ProjectionRuntime {
+  private readonly runners = new Map<string, Runner>();
+  private readonly advanced = new Subject<void>();
+  /** Emits after each committed batch that changed a read model. */
+  readonly changes = new Subject<ReadModelChange>();
+  private readonly store: EventStore;
+  private readonly db: ReadModelDb;
+  private readonly batchSize: number;
+  private readonly log: ProjectionLog;
+  private committedBatches = 0;
+  private failedBatches = 0;
+
+  constructor(options: ProjectionRuntimeOptions) {
+    this.store = options.store;
+    this.db = options.db;
+    this.batchSize = options.batchSize ?? 1_000;
+    this.log = options.log ?? quiet;
+    for (const projection of options.projections) {
+      if (this.runners.has(projection.name)) {
+        throw new Error(`two projections named '${projection.name}'`);
+      }
+      projection.setup(this.db);
+      projection.load(this.db);
+      this.runners.set(projection.name, {
+        projection,
+        checkpoint: readCheckpoint(this.db, projection.name),
+        state: 'stopped',
+        buffer: [],
+        flushScheduled: false,
+        work: Promise.resolve(),
+      });
+    }
+  }
+
+  /** Names of the projections, in the order they were given. */
+  names(): string[] {
+    return [...this.runners.keys()];
+  }
+
+  /** Subscribes every projection from its checkpoint. */
+  start(): void {
+    for (const runner of this.runners.values()) this.subscribe(runner);
+  }
+
+  private subscribe(runner: Runner): void {
+    runner.state = 'running';
+    runner.failure = undefined;
+    runner.subscription = this.store
+      .subscribeAll({ fromPosition: runner.checkpoint + 1n })
+      .subscribe({
+        next: (event) => this.receive(runner, event),
+        error: (error: unknown) => {
+          if (runner.state !== 'running') return;
+          runner.state = 'failed';
+          this.log.error('projection subscription failed', {
+            projection: runner.projection.name,
+            error,
+          });
+        },
+      });
+  }
+
+  private receive(runner: Runner, event: RecordedEvent): void {
+    runner.buffer.push(event);
+    if (runner.buffer.length >= this.batchSize) {
+      this.enqueueBatch(runner);
+    } else if (!runner.flushScheduled) {
+      runner.flushScheduled = true;
+      setImmediate(() => this.enqueueBatch(runner));
+    }
+  }
+
+  private enqueueBatch(runner: Runner): void {
+    runner.flushScheduled = false;
+    if (runner.buffer.length === 0) return;
+    const batch = runner.buffer;
+    runner.buffer = [];
+    runner.work = runner.work.then(() => this.apply(runner, batch));
+  }
+
+  /** Folds one batch and commits it; never rejects. */
+  private async apply(runner: Runner, batch: RecordedEvent[]): Promise<void> {
+    if (runner.state !== 'running') return;
+    const { projection } = runner;
+    let last = runner.checkpoint;
+    let changed = false;
+    for (const event of batch) {
+      if (event.globalPosition <= last) continue;
+      try {
+        changed = projection.fold(event) || changed;
+      } catch (error) {
+        return this.fail(runner, event, error);
+      }
+      last = event.globalPosition;
+    }
+    if (last === runner.checkpoint) return;
+    try {
+      await projection.beforeCommit?.();
+      this.db.transaction(() => {
+        projection.flush(this.db);
+        writeCheckpoint(this.db, projection.name, last);
+      })();
+    } catch (error) {
+      return this.fail(runner, batch[batch.length - 1], error);
+    }
+    runner.checkpoint = last;
+    this.committedBatches += 1;
+    if (changed) {
+      this.changes.next({ projection: projection.name, checkpoint: last });
+    }
+    this.advanced.next();
+  }
+
+  private fail(runner: Runner, event: RecordedEvent, error: unknown): void {
+    const message = error instanceof Error ? error.message : String(error);
+    this.failedBatches += 1;
+    runner.state = 'failed';
+    runner.failure = {
+      globalPosition: event.globalPosition,
+      type: event.type,
+      message,
+    };
+    runner.subscription?.unsubscribe();
+    runner.buffer = [];
+    // The fold may have half-applied the batch: go back to what is stored.
+    runner.projection.load(this.db);
+    this.log.error(
+      `projection ${runner.projection.name} stopped at event ` +
+        `${event.globalPosition} (${event.type}): ${message}`,
+      {
+        projection: runner.projection.name,
+        globalPosition: event.globalPosition,
+        eventType: event.type,
+        checkpoint: runner.checkpoint,
+      },
+    );
+    this.advanced.next();
+  }
+
+  /** Checkpoint and state of every projection. */
+  statuses(): ProjectionStatus[] {
+    return [...this.runners.values()].map((r) => ({
+      name: r.projection.name,
+      checkpoint: r.checkpoint,
+      state: r.state,
+      ...(r.failure ? { failure: r.failure } : {}),
+    }));
+  }
+
+  /** Batches committed and batches that failed since start. */
+  counters(): { committedBatches: number; failedBatches: number } {
+    return {
+      committedBatches: this.committedBatches,
+      failedBatches: this.failedBatches,
+    };
+  }
+
+  /** Checkpoint of one projection. */
+  checkpoint(name: string): bigint {
+    return this.runner(name).checkpoint;
+  }
+
+  private runner(name: string): Runner {
+    const runner = this.runners.get(name);
+    if (!runner) throw new Error(`no projection named '${name}'`);
+    return runner;
+  }
+
+  /** Lowest checkpoint among `names` (default: all). */
+  lowestCheckpoint(names: readonly string[] = this.names()): bigint {
+    let lowest: bigint | null = null;
+    for (const name of names) {
+      const checkpoint = this.runner(name).checkpoint;
+      if (lowest === null || checkpoint < lowest) lowest = checkpoint;
+    }
+    return lowest ?? 0n;
+  }
+
+  /**
+   * Resolves true once every projection in `names` (default all) has
+   * committed `position`, false after `timeoutMs` or as soon as one of
+   * them has stopped short of it.
+   */
+  waitFor(
+    position: bigint,
+    timeoutMs: number,
+    names: readonly string[] = this.names(),
+  ): Promise<boolean> {
+    const runners = names.map((name) => this.runner(name));
+    const verdict = (): boolean | null => {
+      if (runners.every((r) => r.checkpoint >= position)) return true;
+      if (runners.some((r) => r.state !== 'running')) return false;
+      return null;
+    };
+    const now = verdict();
+    if (now !== null) return Promise.resolve(now);
+    return new Promise((resolve) => {
+      const done = (result: boolean) => {
+        clearTimeout(timer);
+        subscription.unsubscribe();
+        resolve(result);
+      };
+      const timer = setTimeout(() => done(false), timeoutMs);
+      // A waiting reader must not keep a stopping process alive.
+      timer.unref();
+      const subscription = this.advanced.subscribe(() => {
+        const result = verdict();
+        if (result !== null) done(result);
+      });
+    });
+  }
+
+  /**
+   * Drops the read model of `name` (default: every projection) and folds
+   * it again from position 1; resolves when it has caught up with the
+   * store's head as of the call. Restarts a failed projection too.
+   */
+  async rebuild(name?: string): Promise<void> {
+    const targets = name === undefined ? this.names() : [name];
+    for (const target of targets) {
+      const runner = this.runner(target);
+      runner.state = 'stopped';
+      runner.subscription?.unsubscribe();
+      await runner.work;
+      runner.buffer = [];
+      this.db.transaction(() => {
+        runner.projection.reset(this.db);
+        writeCheckpoint(this.db, target, 0n);
+      })();
+      runner.projection.load(this.db);
+      runner.checkpoint = 0n;
+      this.changes.next({ projection: target, checkpoint: 0n });
+      this.subscribe(runner);
+    }
+    const head = await this.store.headPosition();
+    const reached = await this.waitFor(head, 10 * 60_000, targets);
+    if (!reached) throw new Error(`rebuild of ${targets.join(', ')} failed`);
+    this.log.info('projections rebuilt', { projections: targets, head });
+  }
+
+  /**
+   * Unsubscribes everything and waits for the batch being applied; events
+   * received but not yet committed are folded again on the next start.
+   */
+  async stop(): Promise<void> {
+    for (const runner of this.runners.values()) {
+      if (runner.state === 'running') runner.state = 'stopped';
+      runner.subscription?.unsubscribe();
+    }
+    await Promise.all([...this.runners.values()].map((r) => r.work));
+  }
+}
