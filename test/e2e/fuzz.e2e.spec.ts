@@ -216,7 +216,9 @@ const headers = fc.record<HeaderPicks>({
     { weight: 6, arbitrary: fc.constant('admin') },
     {
       weight: 3,
-      arbitrary: fc.constantFrom('viewer', 'none', 'Bearer', 'Bearer a.b.c', 'Basic YTpi', 'bearer  '),
+      arbitrary: fc.constantFrom(
+        'viewer', 'none', 'Bearer', 'Bearer a.b.c', 'Basic YTpi', 'bearer  ',
+      ),
     },
     { weight: 1, arbitrary: printable },
   ),
@@ -228,7 +230,10 @@ const headers = fc.record<HeaderPicks>({
   forwardedFor: fc.option(printable, { freq: 3 }).map((v) => v ?? undefined),
 });
 
-const method = fc.constantFrom('GET', 'GET', 'POST', 'POST', 'POST', 'DELETE', 'PUT', 'PATCH', 'HEAD', 'OPTIONS');
+const method = fc.constantFrom(
+  'GET', 'GET', 'POST', 'POST', 'POST', 'DELETE', 'PUT', 'PATCH', 'HEAD',
+  'OPTIONS',
+);
 
 // Half the requests are anything at all; half are orders, mostly
 // plausible, so the fuzzer also drives fills into the store.
@@ -336,7 +341,11 @@ describe('fuzzing the real server (e2e)', function () {
     expect(res.status).to.equal(200);
     expect(res.body.status).to.equal('healthy');
     const blank = {} as Record<string, unknown>;
-    expect([blank.role, blank.polluted, blank.admin]).to.deep.equal([undefined, undefined, undefined]);
+    expect([blank.role, blank.polluted, blank.admin]).to.deep.equal([
+      undefined,
+      undefined,
+      undefined,
+    ]);
   });
 
   it('leaves only valid events in the store', async () => {
@@ -400,7 +409,12 @@ describe('fuzzing the real server (e2e)', function () {
     expect(folded.walletBalance.toFixed()).to.equal(live.walletBalance.toFixed());
     expect([...folded.openOrders.keys()].sort()).to.deep.equal([...live.openOrders.keys()].sort());
     const positions = (s: typeof live) =>
-      [...s.positions.values()].map((p) => [p.symbol, p.side, p.size.toFixed(), p.entryPrice.toFixed()]);
+      [...s.positions.values()].map((p) => [
+        p.symbol,
+        p.side,
+        p.size.toFixed(),
+        p.entryPrice.toFixed(),
+      ]);
     expect(positions(folded)).to.deep.equal(positions(live));
 
     // The wallet is deposits plus every fill's cash change, to the digit.
