@@ -19,6 +19,8 @@ export interface EventStoreConfig {
   path?: string;
   /** EventStoreDB connection string; required for `eventstoredb`. */
   connectionString?: string;
+  /** SQLite only; see `SqliteEventStoreOptions.durability`. */
+  durability?: 'full' | 'normal';
 }
 
 /** Opens the event store that `config` describes. */
@@ -29,7 +31,10 @@ export const openEventStore = async (
     case 'memory':
       return new InMemoryEventStore();
     case 'sqlite':
-      return new SqliteEventStore({ path: config.path ?? './data/events.db' });
+      return new SqliteEventStore({
+        path: config.path ?? './data/events.db',
+        durability: config.durability,
+      });
     case 'eventstoredb':
       if (config.connectionString === undefined) {
         throw new Error('eventstoredb needs a connectionString');
