@@ -2,7 +2,12 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import path from 'node:path';
 import { addUser, isRole, ROLES } from './infrastructure/auth';
-import { defaultSettings, FeedSettings, startMirai } from './server';
+import {
+  defaultSettings,
+  FeedSettings,
+  rebuildReadModels,
+  startMirai,
+} from './server';
 
 const wholeNumber = (text: string): number => {
   const value = Number(text);
@@ -36,6 +41,11 @@ program
   .option('--data-dir <dir>', 'folder of the event store, users and secret', './data')
   .addOption(
     new Option('--store <kind>', 'event store').choices(['sqlite', 'memory', 'eventstoredb']).default('sqlite'),
+  )
+  .addOption(
+    new Option('--durability <level>', "SQLite fsync: 'full' (every commit) or 'normal' (checkpoints)")
+      .choices(['full', 'normal'])
+      .default('full'),
   )
   .option('--eventstore <url>', 'EventStoreDB connection string (with --store eventstoredb)')
   .option('--data <file...>', 'replay candle files (freqtrade JSON, JSON.gz, Binance CSV) instead of the simulated feed')
@@ -73,6 +83,7 @@ program
       dataDir: options.dataDir,
       store: options.store,
       eventStoreConnectionString: options.eventstore,
+      durability: options.durability,
       feed,
       initialBalance: options.balance,
       slippageRate: options.slippage,
@@ -118,6 +129,25 @@ program
     if (!password) throw new InvalidArgumentError('give --password or set MIRAI_USER_PASSWORD');
     await addUser(path.join(options.dataDir, 'users.json'), username, password, role);
     process.stdout.write(`user '${username}' saved with role ${role}\n`);
+  });
+
+program
+  .command('rebuild [projection]')
+  .description('drop read models (all, or one) and fold them again from the events; stop the server first')
+  .option('--data-dir <dir>', 'data folder holding events.db and readmodels.db', './data')
+  .action(async (projection: string | undefined, options) => {
+    const result = await rebuildReadModels({ dataDir: options.dataDir, name: projection });
+    process.stdout.write(
+      JSON.stringify({
+        msg: 'read models rebuilt',
+        projections: result.projections,
+        events: result.events,
+        head: result.head.toString(),
+        seconds: result.seconds,
+        failed: result.failed.map((f) => ({ ...f, globalPosition: f.globalPosition.toString() })),
+      }) + '\n',
+    );
+    if (result.failed.length > 0) process.exitCode = 1;
   });
 
 program.parseAsync().catch((error: Error) => {

@@ -27,6 +27,8 @@ import {
   openReadModelDb,
   ProjectionRuntime,
   ReadModelQueries,
+  replayFromZero,
+  ReplayResult,
 } from './projections';
 
 /** Where candles come from. */
@@ -48,6 +50,8 @@ export interface MiraiSettings {
   dataDir: string;
   store: EventStoreConfig['kind'];
   eventStoreConnectionString?: string;
+  /** SQLite fsync policy; default `full`. */
+  durability: 'full' | 'normal';
   feed: FeedSettings;
   initialBalance: string;
   slippageRate: string;
@@ -64,6 +68,8 @@ export interface MiraiSettings {
   env: NodeJS.ProcessEnv;
   /** Thresholds of the alerts process manager; see `defaultAlertRules`. */
   alertRules?: Partial<AlertRules>;
+  /** Longest wait of a read for `wait_for_position`, ms. Default 5,000. */
+  maxReadWaitMs?: number;
   /** Clock of rate limits and tokens, ms; injectable for tests. */
   now?: () => number;
   logger?: Logger;
@@ -74,6 +80,7 @@ export const defaultSettings = (): MiraiSettings => ({
   host: '127.0.0.1',
   dataDir: './data',
   store: 'sqlite',
+  durability: 'full',
   feed: { kind: 'simulated', seed: 42, emitEveryMs: 1000, interval: '1m' },
   initialBalance: '10000',
   slippageRate: '0.0005',
@@ -152,6 +159,7 @@ export const startMirai = async (
     kind: settings.store,
     path: path.join(settings.dataDir, 'events.db'),
     connectionString: settings.eventStoreConnectionString,
+    durability: settings.durability,
   });
   const engine = new TradingEngine(store, logger, {
     ...defaultEngineConfig(),
@@ -251,7 +259,13 @@ export const startMirai = async (
     tokens,
     usersFile,
     rateLimiter,
-    readSide: { store, runtime: projections, queries, cache: queryCache },
+    readSide: {
+      store,
+      runtime: projections,
+      queries,
+      cache: queryCache,
+      maxWaitMs: settings.maxReadWaitMs,
+    },
     readsRequireToken: settings.readsRequireToken,
     bodyLimit: settings.bodyLimit,
     corsOrigins: settings.corsOrigins,
@@ -318,4 +332,49 @@ export const startMirai = async (
     initialAdminPassword: admin.generatedPassword,
     close,
   };
+};
+
+/**
+ * Drops the read models in `<dataDir>/readmodels.db` (all of them, or the
+ * one named) and folds them again from position 1 of the event store.
+ * Meant for a stopped server: a running one keeps folding into the same
+ * file. Throws for an unknown projection name.
+ */
+export const rebuildReadModels = async (options: {
+  dataDir: string;
+  name?: string;
+  store?: EventStoreConfig['kind'];
+  eventStoreConnectionString?: string;
+  logger?: Logger;
+}): Promise<ReplayResult & { projections: string[]; seconds: number }> => {
+  const logger = options.logger ?? createLogger('mirai');
+  const store = await openEventStore({
+    kind: options.store ?? 'sqlite',
+    path: path.join(options.dataDir, 'events.db'),
+    connectionString: options.eventStoreConnectionString,
+  });
+  const db = openReadModelDb(path.join(options.dataDir, 'readmodels.db'));
+  try {
+    const all = createProjections(store);
+    const chosen =
+      options.name === undefined
+        ? all
+        : all.filter((p) => p.name === options.name);
+    if (chosen.length === 0) {
+      throw new Error(
+        `no projection named '${options.name}'; known: ` +
+          all.map((p) => p.name).join(', '),
+      );
+    }
+    const started = performance.now();
+    const result = await replayFromZero(store, db, chosen, { log: logger });
+    return {
+      ...result,
+      projections: chosen.map((p) => p.name),
+      seconds: (performance.now() - started) / 1000,
+    };
+  } finally {
+    await store.close();
+    db.close();
+  }
 };

@@ -26,6 +26,8 @@ export interface ReadSide {
   runtime: ProjectionRuntime;
   queries: ReadModelQueries;
   cache: QueryCache;
+  /** Longest wait for an explicit position, ms. Default `EXPLICIT_WAIT_MS`. */
+  maxWaitMs?: number;
 }
 
 const POSITION_TEXT = /^\d{1,19}$/;
@@ -78,11 +80,8 @@ export const readHandler = <P>(
 
       const wanted = requestedPosition(req);
       if (wanted !== null) {
-        const reached = await read.runtime.waitFor(
-          wanted,
-          EXPLICIT_WAIT_MS,
-          projections,
-        );
+        const waitMs = read.maxWaitMs ?? EXPLICIT_WAIT_MS;
+        const reached = await read.runtime.waitFor(wanted, waitMs, projections);
         if (!reached) {
           throw new MiraiError(
             'SYSTEM_MAINTENANCE',
@@ -90,7 +89,7 @@ export const readHandler = <P>(
             {
               [WAIT_FOR_PARAM]: wanted.toString(),
               reached: read.runtime.lowestCheckpoint(projections).toString(),
-              waited_ms: EXPLICIT_WAIT_MS,
+              waited_ms: waitMs,
             },
           );
         }
