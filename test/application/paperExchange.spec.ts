@@ -3,26 +3,14 @@ import { candleFills, takerPrice } from '../../application/paperExchange';
 import type { OpenOrder } from '../../domain/account';
 import type { Candle } from '../../domain/market/candle';
 import { Decimal } from '../../domain/money';
+import { hourCandle, T0 } from '../support/candles';
 
-const HOUR = 3_600_000;
-const T0 = Date.UTC(2021, 0, 1);
+const candle = hourCandle;
 const config = {
   slippageRate: new Decimal('0.001'),
   takerFeeRate: new Decimal('0.001'),
   makerFeeRate: new Decimal('0.0005'),
 };
-
-const candle = (hour: number, o: number, h: number, l: number, c: number): Candle => ({
-  symbol: 'BTCUSDT',
-  interval: '1h',
-  openTime: T0 + hour * HOUR,
-  closeTime: T0 + (hour + 1) * HOUR,
-  open: new Decimal(o),
-  high: new Decimal(h),
-  low: new Decimal(l),
-  close: new Decimal(c),
-  volume: new Decimal(1),
-});
 
 const resting = (fields: Partial<OpenOrder>): OpenOrder => ({
   orderId: 'o1',

@@ -4,25 +4,12 @@ import {
   defaultEngineConfig,
   TradingEngine,
 } from '../../application/tradingEngine';
-import type { Candle } from '../../domain/market/candle';
 import { Decimal } from '../../domain/money';
+import { hourCandle } from '../support/candles';
 import { InMemoryEventStore } from '../../infrastructure/eventStore';
 import { silentLogger } from '../../infrastructure/logging/logger';
 
-const HOUR = 3_600_000;
-const T0 = Date.UTC(2021, 0, 1);
-
-const candle = (hour: number, o: number, h: number, l: number, c: number): Candle => ({
-  symbol: 'BTCUSDT',
-  interval: '1h',
-  openTime: T0 + hour * HOUR,
-  closeTime: T0 + (hour + 1) * HOUR,
-  open: new Decimal(o),
-  high: new Decimal(h),
-  low: new Decimal(l),
-  close: new Decimal(c),
-  volume: new Decimal(1),
-});
+const candle = hourCandle;
 
 const config = () => ({
   ...defaultEngineConfig(),
