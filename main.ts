@@ -1,7 +1,15 @@
 #!/usr/bin/env node
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
+import { INTERVAL_MS } from './domain/market/candle';
+import { SUPPORTED_SYMBOLS } from './domain/market/symbols';
 import { addUser, isRole, ROLES } from './infrastructure/auth';
+import { createLogger } from './infrastructure/logging/logger';
+import {
+  CandleFileSource,
+  inferCandleFileInfo,
+} from './infrastructure/marketData';
 import {
   defaultSettings,
   FeedSettings,
@@ -29,6 +37,42 @@ const decimalText = (text: string): string => {
   return text;
 };
 
+/**
+ * Checks a --data file before the server starts, so a typo fails the
+ * command instead of leaving a server running without prices.
+ */
+const candleSource = (
+  file: string,
+  symbol: string | undefined,
+  interval: string | undefined,
+): CandleFileSource => {
+  const resolved = path.resolve(file);
+  if (!existsSync(resolved)) {
+    throw new InvalidArgumentError(`candle file not found: ${resolved}`);
+  }
+  const info = inferCandleFileInfo(resolved);
+  const source = {
+    path: resolved,
+    symbol: symbol ?? info.symbol,
+    interval: interval ?? info.interval,
+  };
+  if (!source.symbol || !source.interval) {
+    throw new InvalidArgumentError(
+      `cannot tell the symbol and interval of ${resolved} from its name ` +
+        '(BTC_USDT-1h.json or BTCUSDT-1h-2021-01.csv); pass --symbol and --interval',
+    );
+  }
+  if (!SUPPORTED_SYMBOLS.includes(source.symbol)) {
+    throw new InvalidArgumentError(
+      `symbol ${source.symbol} of ${resolved} is not traded; supported: ${SUPPORTED_SYMBOLS.join(', ')}`,
+    );
+  }
+  if (INTERVAL_MS[source.interval] === undefined) {
+    throw new InvalidArgumentError(`unknown candle interval '${source.interval}'`);
+  }
+  return source;
+};
+
 const program = new Command()
   .name('mirai')
   .description('Event-sourced crypto trading core (simulation mode)');
@@ -52,6 +96,8 @@ program
   .option('--speed <speed>', "replay speed: 'max' or a multiple of real time", speed, 'max' as const)
   .option('--max-candles <n>', 'stop the replay after n candles', wholeNumber)
   .option('--seed <n>', 'seed of the simulated feed', wholeNumber, 42)
+  .option('--symbol <symbol>', 'symbol of --data files whose name does not say it')
+  .option('--interval <interval>', 'candle interval of --data files whose name does not say it')
   .option('--no-feed', 'run without any market data feed')
   .option('--balance <usdt>', 'simulated balance of a new account', decimalText, '10000')
   .option('--slippage <rate>', 'slippage of taker fills, as a fraction', decimalText, '0.0005')
@@ -66,11 +112,16 @@ program
   .option('--bulk-limit <n>', 'bulk requests per minute', wholeNumber)
   .action(async (options) => {
     let feed: FeedSettings = defaultSettings().feed;
+    if (!options.feed && options.data) {
+      throw new InvalidArgumentError('--no-feed and --data exclude each other');
+    }
     if (!options.feed) feed = { kind: 'none' };
     else if (options.data) {
       feed = {
         kind: 'file',
-        files: (options.data as string[]).map((file) => path.resolve(file)),
+        files: (options.data as string[]).map((file) =>
+          candleSource(file, options.symbol, options.interval),
+        ),
         speed: options.speed,
         maxCandles: options.maxCandles,
       };
@@ -106,7 +157,7 @@ program
       );
     }
     const shutdown = (signal: string) => {
-      process.stdout.write(JSON.stringify({ level: 'info', msg: 'shutting down', signal }) + '\n');
+      createLogger('mirai').info('shutting down', { signal });
       running.close().then(
         () => process.exit(0),
         () => process.exit(1),

@@ -19,7 +19,13 @@ import {
 } from './infrastructure/auth';
 import { openEventStore, EventStoreConfig } from './infrastructure/eventStore';
 import { createLogger, Logger } from './infrastructure/logging/logger';
-import { FileFeed, MarketFeed, SimulatedFeed } from './infrastructure/marketData';
+import {
+  CandleFileSource,
+  DEFAULT_START_PRICES,
+  FileFeed,
+  MarketFeed,
+  SimulatedFeed,
+} from './infrastructure/marketData';
 import { createMetrics } from './infrastructure/metrics';
 import {
   AlertRules,
@@ -36,7 +42,7 @@ export type FeedSettings =
   | { kind: 'simulated'; seed: number; emitEveryMs: number; interval: string }
   | {
       kind: 'file';
-      files: string[];
+      files: Array<string | CandleFileSource>;
       speed: 'max' | number;
       maxCandles?: number;
     }
@@ -127,14 +133,22 @@ const buildFeed = (
   switch (settings.kind) {
     case 'none':
       return null;
-    case 'simulated':
+    case 'simulated': {
+      // Carry on from the last stored closes, not from the seed's start
+      // prices: a restart must not make the market jump.
+      const startPrices: Record<string, string> = { ...DEFAULT_START_PRICES };
+      for (const symbol of engine.prices.symbols()) {
+        startPrices[symbol] = engine.prices.lastPrice(symbol)!.toString();
+      }
       return new SimulatedFeed({
+        startPrices,
         seed: settings.seed,
         emitEveryMs: settings.emitEveryMs,
         interval: settings.interval,
         resumeAfter: lastOpenTimes,
         logger,
       });
+    }
     case 'file':
       return new FileFeed({
         files: settings.files,

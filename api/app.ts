@@ -55,6 +55,16 @@ export const createApp = (deps: AppDependencies): Express => {
   app.use(metricsMiddleware(deps.metrics));
   app.use(securityHeaders());
   app.use(cors({ allowedOrigins: deps.corsOrigins ?? [] }));
+  // Health probes answer before limits and tokens: a monitor polling it
+  // must not be locked out by its own address's other traffic.
+  app.get('/api/health', async (_req, res) => {
+    try {
+      await deps.store.headPosition();
+      res.json({ status: 'healthy', timestamp: apiTime(Date.now()) });
+    } catch {
+      res.status(503).json({ status: 'unhealthy', timestamp: apiTime(Date.now()) });
+    }
+  });
   // Limit before anything else can answer, so failed logins, bad tokens
   // and oversized bodies count too and carry the rate-limit headers.
   app.use(deps.rateLimiter.middleware);
@@ -74,14 +84,6 @@ export const createApp = (deps: AppDependencies): Express => {
 
   app.get('/', (_req, res) => {
     res.json({ message: '🤖 Mirai Trading API активен!', status: 'running' });
-  });
-  app.get('/api/health', async (_req, res) => {
-    try {
-      await deps.store.headPosition();
-      res.json({ status: 'healthy', timestamp: apiTime(Date.now()) });
-    } catch {
-      res.status(503).json({ status: 'unhealthy', timestamp: apiTime(Date.now()) });
-    }
   });
   app.get('/api/metrics', metricsHandler(deps.metrics));
   app.use(queryRoutes(deps.readSide, deps.mode));

@@ -384,7 +384,7 @@ describe('security through the real server (e2e)', () => {
       clock += 61_000;
       const windowEnd = Math.ceil((clock + 60_000) / 1000);
       for (let i = 1; i <= 100; i++) {
-        const res = await request('GET', '/api/health');
+        const res = await request('GET', '/');
         expect(res.status).to.equal(200);
         expect(res.headers.get('x-ratelimit-limit')).to.equal('100');
         expect(res.headers.get('x-ratelimit-remaining')).to.equal(String(100 - i));
@@ -392,20 +392,24 @@ describe('security through the real server (e2e)', () => {
         expect(res.headers.get('retry-after')).to.equal(null);
       }
 
-      const limited = await request('GET', '/api/health');
+      const limited = await request('GET', '/');
       expectError(limited, 429, 'RATE_LIMITED');
       expect(limited.headers.get('x-ratelimit-limit')).to.equal('100');
       expect(limited.headers.get('x-ratelimit-remaining')).to.equal('0');
       expect(limited.headers.get('x-ratelimit-reset')).to.equal(String(windowEnd));
       expect(limited.headers.get('retry-after')).to.equal('60');
+      // Health probes are never limited, so monitoring keeps working.
+      const health = await request('GET', '/api/health');
+      expect(health.status).to.equal(200);
+      expect(health.headers.get('x-ratelimit-limit')).to.equal(null);
 
       clock += 45_000;
-      const later = await request('GET', '/api/health');
+      const later = await request('GET', '/');
       expect(later.status).to.equal(429);
       expect(later.headers.get('retry-after')).to.equal('15');
 
       clock += 15_000;
-      const reset = await request('GET', '/api/health');
+      const reset = await request('GET', '/');
       expect(reset.status).to.equal(200);
       expect(reset.headers.get('x-ratelimit-remaining')).to.equal('99');
       expect(reset.headers.get('x-ratelimit-reset')).to.equal(
