@@ -69,6 +69,11 @@ export const createTokenService = ({
   const key = createSecretKey(
     typeof secret === 'string' ? Buffer.from(secret) : secret,
   );
+  // A bot sends the same token with every request: remember the tokens
+  // already checked (signature, issuer, claims) until they expire. The
+  // expiry is still compared with the clock on every use.
+  const checked = new Map<string, { user: AuthenticatedUser; typ: string; exp: number }>();
+  const MAX_CHECKED = 10_000;
   return {
   issue(user, type) {
     const expiresIn = type === 'access' ? accessTtlSeconds : refreshTtlSeconds;
@@ -89,6 +94,10 @@ export const createTokenService = ({
   },
 
   verify(token, type) {
+    const known = checked.get(token);
+    if (known && known.typ === type && Math.floor(now()) < known.exp) {
+      return known.user;
+    }
     let claims: jwt.JwtPayload | string;
     try {
       claims = jwt.verify(token, key, {
@@ -113,7 +122,10 @@ export const createTokenService = ({
     ) {
       throw unauthorized('Invalid token');
     }
-    return { username: claims.sub, role: claims.role };
+    const user = { username: claims.sub, role: claims.role };
+    if (checked.size >= MAX_CHECKED) checked.clear();
+    checked.set(token, { user, typ: claims.typ, exp: claims.exp });
+    return user;
   },
   };
 };
