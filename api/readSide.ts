@@ -49,6 +49,7 @@ export const requestedPosition = (req: Request): bigint | null => {
 
 /** The cache key: path and query string without the wait parameter. */
 const cacheKey = (req: Request): string => {
+  if (!req.originalUrl.includes('?')) return req.originalUrl;
   const url = new URL(req.originalUrl, 'http://mirai');
   url.searchParams.delete(WAIT_FOR_PARAM);
   url.searchParams.sort();
@@ -95,12 +96,10 @@ export const readHandler = <P>(
         }
       } else {
         const head = await read.store.headPosition();
-        const reached = await read.runtime.waitFor(
-          head,
-          DEFAULT_WAIT_MS,
-          projections,
-        );
-        if (!reached) res.set(STALE_HEADER, 'true');
+        const caughtUp =
+          read.runtime.lowestCheckpoint(projections) >= head ||
+          (await read.runtime.waitFor(head, DEFAULT_WAIT_MS, projections));
+        if (!caughtUp) res.set(STALE_HEADER, 'true');
       }
 
       const key = cacheKey(req);

@@ -4,9 +4,10 @@
  */
 import { runEventStoreBench } from './eventStoreBench';
 import { runHttpBench } from './httpBench';
+import { runReadModelBench } from './readModelBench';
 
 const main = async (): Promise<void> => {
-  for (const bench of [runEventStoreBench, runHttpBench]) {
+  for (const bench of [runEventStoreBench, runHttpBench, runReadModelBench]) {
     for (const figure of await bench()) console.log(JSON.stringify(figure));
   }
 };

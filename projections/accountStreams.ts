@@ -11,7 +11,16 @@ export const DEFAULT_ACCOUNT_ID = 'main';
 export const accountEventOf = (
   event: RecordedEvent,
   accountId: string,
-): AccountEvent | null =>
-  event.streamId === accountStream(accountId)
+): AccountEvent | null => {
+  // Every projection asks this of every event: spare the string building.
+  if (accountId !== lastAccountId) {
+    lastAccountId = accountId;
+    lastStream = accountStream(accountId);
+  }
+  return event.streamId === lastStream
     ? (event as unknown as AccountEvent)
     : null;
+};
+
+let lastAccountId = '';
+let lastStream = '';

@@ -35,8 +35,8 @@ export const defaultAlertRules = (): AlertRules => ({
 
 /** What the manager remembers between batches (and across restarts). */
 interface WatchState {
-  /** Per symbol: close time (ms) → close, for the last hour only. */
-  closes: Record<string, Record<string, string>>;
+  /** Per symbol: [close time ms, close] of the last hour, oldest first. */
+  closes: Record<string, [number, string][]>;
   /** Per symbol: close time of the candle that last raised a price alert. */
   lastPriceAlert: Record<string, number>;
   wallet: string;
@@ -139,14 +139,20 @@ export class AlertsProcessManager implements Projection {
 
   private watchPrice(event: RecordedEvent) {
     const candle = event.data as unknown as CandleClosedData;
-    const closes = (this.state.closes[candle.symbol] ??= {});
-    const earlier = closes[String(candle.closeTime - HOUR_MS)];
-    closes[String(candle.closeTime)] = candle.close;
-    for (const time of Object.keys(closes)) {
-      if (Number(time) < candle.closeTime - HOUR_MS) delete closes[time];
-    }
-    if (earlier === undefined || new Decimal(earlier).isZero()) return;
+    const closes = (this.state.closes[candle.symbol] ??= []);
+    const hourAgo = candle.closeTime - HOUR_MS;
+    while (closes.length > 0 && closes[0][0] < hourAgo) closes.shift();
+    const earlier = closes.length > 0 && closes[0][0] === hourAgo
+      ? closes[0][1]
+      : undefined;
+    closes.push([candle.closeTime, candle.close]);
+    if (earlier === undefined) return;
 
+    // Most candles move far less than the threshold: a float look rules
+    // them out cheaply; the decision itself is made in decimals.
+    const rough = Math.abs(Number(candle.close) / Number(earlier) - 1) * 100;
+    if (!(rough >= this.rules.priceMovePct * 0.99)) return;
+    if (new Decimal(earlier).isZero()) return;
     const change = new Decimal(candle.close).sub(earlier).div(earlier).mul(100);
     const last = this.state.lastPriceAlert[candle.symbol];
     if (change.abs().lt(this.rules.priceMovePct)) return;
