@@ -28,12 +28,14 @@ const wholeNumber = (text: string): number => {
 const speed = (text: string): 'max' | number => {
   if (text === 'max') return 'max';
   const value = Number(text);
-  if (!(value > 0)) throw new InvalidArgumentError("expected 'max' or a positive number");
+  if (!(value > 0))
+    throw new InvalidArgumentError("expected 'max' or a positive number");
   return value;
 };
 
 const decimalText = (text: string): string => {
-  if (!/^\d+(\.\d+)?$/.test(text)) throw new InvalidArgumentError('expected a decimal number');
+  if (!/^\d+(\.\d+)?$/.test(text))
+    throw new InvalidArgumentError('expected a decimal number');
   return text;
 };
 
@@ -68,7 +70,9 @@ const candleSource = (
     );
   }
   if (INTERVAL_MS[source.interval] === undefined) {
-    throw new InvalidArgumentError(`unknown candle interval '${source.interval}'`);
+    throw new InvalidArgumentError(
+      `unknown candle interval '${source.interval}'`,
+    );
   }
   return source;
 };
@@ -82,30 +86,80 @@ program
   .description('run the API server and the paper-trading engine')
   .option('--port <port>', 'HTTP port', wholeNumber, 8001)
   .option('--host <host>', 'address to listen on', '127.0.0.1')
-  .option('--data-dir <dir>', 'folder of the event store, users and secret', './data')
-  .addOption(
-    new Option('--store <kind>', 'event store').choices(['sqlite', 'memory', 'eventstoredb']).default('sqlite'),
+  .option(
+    '--data-dir <dir>',
+    'folder of the event store, users and secret',
+    './data',
   )
   .addOption(
-    new Option('--durability <level>', "SQLite fsync: 'full' (every commit) or 'normal' (checkpoints)")
+    new Option('--store <kind>', 'event store')
+      .choices(['sqlite', 'memory', 'eventstoredb'])
+      .default('sqlite'),
+  )
+  .addOption(
+    new Option(
+      '--durability <level>',
+      "SQLite fsync: 'full' (every commit) or 'normal' (checkpoints)",
+    )
       .choices(['full', 'normal'])
       .default('full'),
   )
-  .option('--eventstore <url>', 'EventStoreDB connection string (with --store eventstoredb)')
-  .option('--data <file...>', 'replay candle files (freqtrade JSON, JSON.gz, Binance CSV) instead of the simulated feed')
-  .option('--speed <speed>', "replay speed: 'max' or a multiple of real time", speed, 'max' as const)
+  .option(
+    '--eventstore <url>',
+    'EventStoreDB connection string (with --store eventstoredb)',
+  )
+  .option(
+    '--data <file...>',
+    'replay candle files (freqtrade JSON, JSON.gz, Binance CSV) instead of the simulated feed',
+  )
+  .option(
+    '--speed <speed>',
+    "replay speed: 'max' or a multiple of real time",
+    speed,
+    'max' as const,
+  )
   .option('--max-candles <n>', 'stop the replay after n candles', wholeNumber)
   .option('--seed <n>', 'seed of the simulated feed', wholeNumber, 42)
-  .option('--symbol <symbol>', 'symbol of --data files whose name does not say it')
-  .option('--interval <interval>', 'candle interval of --data files whose name does not say it')
+  .option(
+    '--symbol <symbol>',
+    'symbol of --data files whose name does not say it',
+  )
+  .option(
+    '--interval <interval>',
+    'candle interval of --data files whose name does not say it',
+  )
   .option('--no-feed', 'run without any market data feed')
-  .option('--balance <usdt>', 'simulated balance of a new account', decimalText, '10000')
-  .option('--slippage <rate>', 'slippage of taker fills, as a fraction', decimalText, '0.0005')
+  .option(
+    '--balance <usdt>',
+    'simulated balance of a new account',
+    decimalText,
+    '10000',
+  )
+  .option(
+    '--slippage <rate>',
+    'slippage of taker fills, as a fraction',
+    decimalText,
+    '0.0005',
+  )
   .option('--taker-fee <rate>', 'taker fee rate', decimalText, '0.001')
   .option('--maker-fee <rate>', 'maker fee rate', decimalText, '0.001')
-  .option('--leverage <n>', 'leverage of new positions when an order names none', wholeNumber, 1)
-  .option('--reads-require-token', 'require a token for GET requests too', false)
-  .option('--trust-proxy <hops>', 'proxies in front of Mirai whose X-Forwarded-For counts', wholeNumber, 0)
+  .option(
+    '--leverage <n>',
+    'leverage of new positions when an order names none',
+    wholeNumber,
+    1,
+  )
+  .option(
+    '--reads-require-token',
+    'require a token for GET requests too',
+    false,
+  )
+  .option(
+    '--trust-proxy <hops>',
+    'proxies in front of Mirai whose X-Forwarded-For counts',
+    wholeNumber,
+    0,
+  )
   .option('--cors <origin...>', 'origins allowed by CORS')
   .option('--public-limit <n>', 'public requests per minute', wholeNumber)
   .option('--trading-limit <n>', 'trading requests per minute', wholeNumber)
@@ -126,7 +180,12 @@ program
         maxCandles: options.maxCandles,
       };
     } else {
-      feed = { kind: 'simulated', seed: options.seed, emitEveryMs: 1000, interval: '1m' };
+      feed = {
+        kind: 'simulated',
+        seed: options.seed,
+        emitEveryMs: 1000,
+        interval: '1m',
+      };
     }
     const running = await startMirai({
       port: options.port,
@@ -173,21 +232,42 @@ program
   .command('add <username> <role>')
   .description(`add a user or reset its password; role: ${ROLES.join(', ')}`)
   .option('--data-dir <dir>', 'data folder holding users.json', './data')
-  .option('--password <password>', 'password (default: read MIRAI_USER_PASSWORD)')
+  .option(
+    '--password <password>',
+    'password (default: read MIRAI_USER_PASSWORD)',
+  )
   .action(async (username: string, role: string, options) => {
-    if (!isRole(role)) throw new InvalidArgumentError(`role must be one of ${ROLES.join(', ')}`);
+    if (!isRole(role))
+      throw new InvalidArgumentError(`role must be one of ${ROLES.join(', ')}`);
     const password = options.password ?? process.env.MIRAI_USER_PASSWORD;
-    if (!password) throw new InvalidArgumentError('give --password or set MIRAI_USER_PASSWORD');
-    await addUser(path.join(options.dataDir, 'users.json'), username, password, role);
+    if (!password)
+      throw new InvalidArgumentError(
+        'give --password or set MIRAI_USER_PASSWORD',
+      );
+    await addUser(
+      path.join(options.dataDir, 'users.json'),
+      username,
+      password,
+      role,
+    );
     process.stdout.write(`user '${username}' saved with role ${role}\n`);
   });
 
 program
   .command('rebuild [projection]')
-  .description('drop read models (all, or one) and fold them again from the events; stop the server first')
-  .option('--data-dir <dir>', 'data folder holding events.db and readmodels.db', './data')
+  .description(
+    'drop read models (all, or one) and fold them again from the events; stop the server first',
+  )
+  .option(
+    '--data-dir <dir>',
+    'data folder holding events.db and readmodels.db',
+    './data',
+  )
   .action(async (projection: string | undefined, options) => {
-    const result = await rebuildReadModels({ dataDir: options.dataDir, name: projection });
+    const result = await rebuildReadModels({
+      dataDir: options.dataDir,
+      name: projection,
+    });
     process.stdout.write(
       JSON.stringify({
         msg: 'read models rebuilt',
@@ -195,7 +275,10 @@ program
         events: result.events,
         head: result.head.toString(),
         seconds: result.seconds,
-        failed: result.failed.map((f) => ({ ...f, globalPosition: f.globalPosition.toString() })),
+        failed: result.failed.map((f) => ({
+          ...f,
+          globalPosition: f.globalPosition.toString(),
+        })),
       }) + '\n',
     );
     if (result.failed.length > 0) process.exitCode = 1;

@@ -230,7 +230,11 @@ export const startMirai = async (
         OrderCancelled: 'cancelled',
       }[event.type];
       if (status && data.symbol) {
-        metrics.recordOrder({ symbol: data.symbol, side: data.side ?? 'none', status });
+        metrics.recordOrder({
+          symbol: data.symbol,
+          side: data.side ?? 'none',
+          status,
+        });
       }
       if (event.type === 'OrderFilled') {
         metrics.pnlTotal.inc({ symbol: data.symbol }, Number(data.realizedPnl));

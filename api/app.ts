@@ -62,7 +62,9 @@ export const createApp = (deps: AppDependencies): Express => {
       await deps.store.headPosition();
       res.json({ status: 'healthy', timestamp: apiTime(Date.now()) });
     } catch {
-      res.status(503).json({ status: 'unhealthy', timestamp: apiTime(Date.now()) });
+      res
+        .status(503)
+        .json({ status: 'unhealthy', timestamp: apiTime(Date.now()) });
     }
   });
   // Limit before anything else can answer, so failed logins, bad tokens
@@ -91,6 +93,8 @@ export const createApp = (deps: AppDependencies): Express => {
   app.use('/api/events', requireRole('auditor'), eventRoutes(deps.store));
 
   app.use(notFound());
-  app.use(errorHandler({ log: (msg, fields) => deps.logger.error(msg, fields) }));
+  app.use(
+    errorHandler({ log: (msg, fields) => deps.logger.error(msg, fields) }),
+  );
   return app;
 };

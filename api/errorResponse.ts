@@ -26,7 +26,9 @@ export const errorBody = (error: MiraiError, requestId?: string) => ({
   error: {
     code: error.code,
     message: error.message,
-    details: requestId ? { ...error.details, request_id: requestId } : error.details,
+    details: requestId
+      ? { ...error.details, request_id: requestId }
+      : error.details,
     timestamp: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
   },
 });

@@ -9,4 +9,5 @@ export const apiTime = (time: string | number | Date): string =>
  * Amounts are exact decimals inside Mirai; only here, at the edge, do they
  * become binary floats for clients.
  */
-export const apiNumber = (value: Decimal | string): number => Number(value.toString());
+export const apiNumber = (value: Decimal | string): number =>
+  Number(value.toString());

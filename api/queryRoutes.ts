@@ -26,11 +26,15 @@ const invalid = (message: string, details: Record<string, unknown> = {}) =>
 const timeParam = (req: Request, name: string): number | undefined => {
   const raw = req.query[name];
   if (raw === undefined) return undefined;
-  const ms = typeof raw === 'string' && ISO_TIME.test(raw) ? Date.parse(raw) : NaN;
+  const ms =
+    typeof raw === 'string' && ISO_TIME.test(raw) ? Date.parse(raw) : NaN;
   if (!Number.isFinite(ms)) {
-    throw invalid(`'${name}' must be an ISO-8601 time, e.g. 2024-01-15T14:00:00Z`, {
-      [name]: raw,
-    });
+    throw invalid(
+      `'${name}' must be an ISO-8601 time, e.g. 2024-01-15T14:00:00Z`,
+      {
+        [name]: raw,
+      },
+    );
   }
   return ms;
 };
@@ -50,9 +54,12 @@ const parsePerformance = (req: Request): PerformanceParams => {
   const intervalMs =
     typeof rawInterval === 'string' ? INTERVALS[rawInterval] : undefined;
   if (intervalMs === undefined) {
-    throw invalid(`'interval' must be one of ${Object.keys(INTERVALS).join(', ')}`, {
-      interval: rawInterval,
-    });
+    throw invalid(
+      `'interval' must be one of ${Object.keys(INTERVALS).join(', ')}`,
+      {
+        interval: rawInterval,
+      },
+    );
   }
   const from = timeParam(req, 'from');
   const to = timeParam(req, 'to');
@@ -62,9 +69,7 @@ const parsePerformance = (req: Request): PerformanceParams => {
   if (fromMs !== undefined && toMs !== undefined) {
     if (fromMs >= toMs) throw invalid("'from' must be before 'to'");
     if ((toMs - fromMs) / intervalMs > MAX_PERFORMANCE_POINTS) {
-      throw invalid(
-        `at most ${MAX_PERFORMANCE_POINTS} intervals per request`,
-      );
+      throw invalid(`at most ${MAX_PERFORMANCE_POINTS} intervals per request`);
     }
   }
   return { fromMs, toMs, intervalMs };
@@ -73,7 +78,8 @@ const parsePerformance = (req: Request): PerformanceParams => {
 const parseAlertLimit = (req: Request): number => {
   const raw = req.query.limit;
   if (raw === undefined) return DEFAULT_ALERTS;
-  const limit = typeof raw === 'string' && /^\d{1,7}$/.test(raw) ? Number(raw) : NaN;
+  const limit =
+    typeof raw === 'string' && /^\d{1,7}$/.test(raw) ? Number(raw) : NaN;
   if (!(limit >= 1 && limit <= MAX_ALERTS)) {
     throw invalid(`'limit' must be a whole number from 1 to ${MAX_ALERTS}`, {
       limit: raw,
@@ -95,29 +101,34 @@ export const queryRoutes = (read: ReadSide, mode = 'simulation'): Router => {
 
   router.get(
     '/api/trading/status',
-    readHandler(read, 'status', () => null, () => {
-      const s = queries.status();
-      return {
-        is_active: s.isActive,
-        mode,
-        balance: {
-          total: money(s.balance.total),
-          available: money(s.balance.available),
-          used: money(s.balance.used),
-        },
-        daily_pnl: money(s.dailyPnl),
-        win_rate: apiNumber(s.winRate),
-        risk_level: s.riskLevel,
-        // No signal generator exists yet, so there is no confidence to show.
-        ai_confidence: 0,
-        strategies: Object.fromEntries(
-          s.strategies.map((st) => [
-            st.name,
-            { status: st.status, win_rate: apiNumber(st.winRate) },
-          ]),
-        ),
-      };
-    }),
+    readHandler(
+      read,
+      'status',
+      () => null,
+      () => {
+        const s = queries.status();
+        return {
+          is_active: s.isActive,
+          mode,
+          balance: {
+            total: money(s.balance.total),
+            available: money(s.balance.available),
+            used: money(s.balance.used),
+          },
+          daily_pnl: money(s.dailyPnl),
+          win_rate: apiNumber(s.winRate),
+          risk_level: s.riskLevel,
+          // No signal generator exists yet, so there is no confidence to show.
+          ai_confidence: 0,
+          strategies: Object.fromEntries(
+            s.strategies.map((st) => [
+              st.name,
+              { status: st.status, win_rate: apiNumber(st.winRate) },
+            ]),
+          ),
+        };
+      },
+    ),
   );
 
   router.get(
@@ -135,24 +146,29 @@ export const queryRoutes = (read: ReadSide, mode = 'simulation'): Router => {
 
   router.get(
     '/api/trading/account',
-    readHandler(read, 'account', () => null, () => {
-      const a = queries.account();
-      return {
-        account_id: a.accountId,
-        currency: a.currency,
-        balance: money(a.wallet),
-        equity: money(a.equity),
-        unrealized_pnl: money(a.unrealizedPnl),
-        margin_used: money(a.marginUsed),
-        available_balance: money(a.availableForOrders),
-        realized_pnl: money(a.realizedPnl),
-        fees_paid: money(a.fees),
-        deposits: money(a.deposits),
-        open_positions: a.openPositions,
-        open_orders: a.openOrders,
-        trades: a.fills,
-      };
-    }),
+    readHandler(
+      read,
+      'account',
+      () => null,
+      () => {
+        const a = queries.account();
+        return {
+          account_id: a.accountId,
+          currency: a.currency,
+          balance: money(a.wallet),
+          equity: money(a.equity),
+          unrealized_pnl: money(a.unrealizedPnl),
+          margin_used: money(a.marginUsed),
+          available_balance: money(a.availableForOrders),
+          realized_pnl: money(a.realizedPnl),
+          fees_paid: money(a.fees),
+          deposits: money(a.deposits),
+          open_positions: a.openPositions,
+          open_orders: a.openOrders,
+          trades: a.fills,
+        };
+      },
+    ),
   );
 
   router.get(
@@ -186,7 +202,8 @@ export const queryRoutes = (read: ReadSide, mode = 'simulation'): Router => {
             memory_items: cache.items,
           },
           task_management: {
-            active_tasks: projections.filter((p) => p.state === 'running').length,
+            active_tasks: projections.filter((p) => p.state === 'running')
+              .length,
             completed_tasks: runtime.committedBatches,
             success_rate:
               runtime.committedBatches + runtime.failedBatches === 0
@@ -201,7 +218,10 @@ export const queryRoutes = (read: ReadSide, mode = 'simulation'): Router => {
               {
                 state: p.state,
                 checkpoint: p.checkpoint.toString(),
-                lag: (head > p.checkpoint ? head - p.checkpoint : 0n).toString(),
+                lag: (head > p.checkpoint
+                  ? head - p.checkpoint
+                  : 0n
+                ).toString(),
                 ...(p.failure
                   ? {
                       failed_at: {
@@ -247,7 +267,11 @@ export const queryRoutes = (read: ReadSide, mode = 'simulation'): Router => {
     requireRole('admin'),
     (req, res) => {
       const pattern = (req.body as { pattern?: unknown } | undefined)?.pattern;
-      if (typeof pattern !== 'string' || pattern.length === 0 || pattern.length > 200) {
+      if (
+        typeof pattern !== 'string' ||
+        pattern.length === 0 ||
+        pattern.length > 200
+      ) {
         throw invalid("'pattern' must be a string of 1 to 200 characters");
       }
       const invalidated = read.cache.invalidate(pattern);

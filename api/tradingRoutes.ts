@@ -17,7 +17,8 @@ const DEFAULT_TRADES = 50;
 /** Reads `limit` strictly: a whole number from 1 to 1000. */
 const parseLimit = (raw: unknown): number => {
   if (raw === undefined) return DEFAULT_TRADES;
-  const limit = typeof raw === 'string' && /^\d{1,7}$/.test(raw) ? Number(raw) : NaN;
+  const limit =
+    typeof raw === 'string' && /^\d{1,7}$/.test(raw) ? Number(raw) : NaN;
   if (!(limit >= 1 && limit <= MAX_TRADES)) {
     throw new MiraiError(
       'INVALID_REQUEST',
@@ -65,15 +66,20 @@ export const tradingRoutes = (
       if (outcome.rejection) {
         const code = outcome.rejection.code as MiraiError['code'];
         const details: Record<string, unknown> = { order_id: outcome.orderId };
-        if (code === 'INVALID_SYMBOL') details.supported_symbols = SUPPORTED_SYMBOLS;
-        return sendError(res, new MiraiError(code, outcome.rejection.reason, details));
+        if (code === 'INVALID_SYMBOL')
+          details.supported_symbols = SUPPORTED_SYMBOLS;
+        return sendError(
+          res,
+          new MiraiError(code, outcome.rejection.reason, details),
+        );
       }
       res.json({
         order_id: outcome.orderId,
         status: outcome.status,
         symbol: outcome.symbol,
         side: outcome.side,
-        executed_price: outcome.executedPrice && apiNumber(outcome.executedPrice),
+        executed_price:
+          outcome.executedPrice && apiNumber(outcome.executedPrice),
         executed_quantity: apiNumber(outcome.executedQuantity),
         timestamp: apiTime(outcome.at),
       });
@@ -115,18 +121,23 @@ export const tradingRoutes = (
 
   router.get(
     '/positions',
-    readHandler(read, 'positions', () => null, () => ({
-      positions: read.queries.positions().map((p) => ({
-        symbol: p.symbol,
-        side: p.side,
-        size: apiNumber(p.size),
-        entry_price: apiNumber(p.entryPrice.toDecimalPlaces(8)),
-        current_price: apiNumber(p.markPrice),
-        unrealized_pnl: apiNumber(p.unrealizedPnl.toDecimalPlaces(8)),
-        margin_used: apiNumber(p.marginUsed.toDecimalPlaces(8)),
-        leverage: p.leverage,
-      })),
-    })),
+    readHandler(
+      read,
+      'positions',
+      () => null,
+      () => ({
+        positions: read.queries.positions().map((p) => ({
+          symbol: p.symbol,
+          side: p.side,
+          size: apiNumber(p.size),
+          entry_price: apiNumber(p.entryPrice.toDecimalPlaces(8)),
+          current_price: apiNumber(p.markPrice),
+          unrealized_pnl: apiNumber(p.unrealizedPnl.toDecimalPlaces(8)),
+          margin_used: apiNumber(p.marginUsed.toDecimalPlaces(8)),
+          leverage: p.leverage,
+        })),
+      }),
+    ),
   );
 
   const parseTradeQuery = (req: Request): TradeQuery => {
@@ -134,9 +145,13 @@ export const tradingRoutes = (
     const symbol = optionalText(req.query.symbol, 'symbol');
     const strategy = optionalText(req.query.strategy, 'strategy');
     if (symbol !== undefined && !SUPPORTED_SYMBOLS.includes(symbol)) {
-      throw new MiraiError('INVALID_SYMBOL', `Symbol '${symbol}' is not supported`, {
-        supported_symbols: SUPPORTED_SYMBOLS,
-      });
+      throw new MiraiError(
+        'INVALID_SYMBOL',
+        `Symbol '${symbol}' is not supported`,
+        {
+          supported_symbols: SUPPORTED_SYMBOLS,
+        },
+      );
     }
     return { limit, symbol, strategy };
   };

@@ -23,7 +23,10 @@ export const DEFAULT_PAPER_EXCHANGE: PaperExchangeConfig = {
 const toTick = (price: Decimal, tick: Decimal, side: 'BUY' | 'SELL') =>
   price
     .div(tick)
-    .toDecimalPlaces(0, side === 'BUY' ? Decimal.ROUND_CEIL : Decimal.ROUND_FLOOR)
+    .toDecimalPlaces(
+      0,
+      side === 'BUY' ? Decimal.ROUND_CEIL : Decimal.ROUND_FLOOR,
+    )
     .mul(tick);
 
 /** The price a taker order gets when the market trades at `price`. */
@@ -144,4 +147,3 @@ export const marketFill = (
   );
   return fillAt(order, price, config.takerFeeRate, 'taker', at);
 };
-

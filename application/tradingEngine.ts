@@ -170,7 +170,10 @@ export class TradingEngine {
         maxCount: 1,
       });
       this.markets.set(symbol, this.cursorAfter(last ? [last] : []));
-      if (last) this.prices.update(candleFromEventData(last.data as unknown as CandleClosedData));
+      if (last)
+        this.prices.update(
+          candleFromEventData(last.data as unknown as CandleClosedData),
+        );
     }
 
     const [control] = await this.store.readStream(SYSTEM_STREAM, {
@@ -184,7 +187,10 @@ export class TradingEngine {
   private cursorAfter(recorded: RecordedEvent[]): StreamCursor {
     const last = recorded[recorded.length - 1];
     if (!last) return { revision: -1n, hash: GENESIS_HASH };
-    return { revision: last.revision, hash: String(last.metadata.hash ?? GENESIS_HASH) };
+    return {
+      revision: last.revision,
+      hash: String(last.metadata.hash ?? GENESIS_HASH),
+    };
   }
 
   private apply(event: AccountEvent): void {
@@ -299,7 +305,13 @@ export class TradingEngine {
     at: string,
     globalPosition: bigint,
   ): OrderOutcome {
-    const base = { orderId, symbol: request.symbol, side: request.side, at, globalPosition };
+    const base = {
+      orderId,
+      symbol: request.symbol,
+      side: request.side,
+      at,
+      globalPosition,
+    };
     const first = events[0];
     if (first.type === 'OrderRejected') {
       return {
@@ -318,7 +330,10 @@ export class TradingEngine {
       ...base,
       status: last ? last.orderStatus : 'NEW',
       executedPrice: last ? new Decimal(last.price) : null,
-      executedQuantity: fills.reduce((sum, f) => sum.add(f.quantity), new Decimal(0)),
+      executedQuantity: fills.reduce(
+        (sum, f) => sum.add(f.quantity),
+        new Decimal(0),
+      ),
       rejection: null,
     };
   }
@@ -343,7 +358,10 @@ export class TradingEngine {
     if (known && candle.openTime <= known.openTime) return false;
 
     const stream = marketStream(candle.symbol);
-    const cursor = this.markets.get(candle.symbol) ?? { revision: -1n, hash: GENESIS_HASH };
+    const cursor = this.markets.get(candle.symbol) ?? {
+      revision: -1n,
+      hash: GENESIS_HASH,
+    };
     const chained = chainEvents(
       stream,
       cursor.revision + 1n,
@@ -356,7 +374,11 @@ export class TradingEngine {
       revision: cursor.revision + 1n,
       hash: chained.lastHash,
     });
-    const appended = this.store.append(stream, chained.events, expectedFrom(cursor));
+    const appended = this.store.append(
+      stream,
+      chained.events,
+      expectedFrom(cursor),
+    );
     appended.then(
       () => this.updates.next({ streamId: stream, events: chained.events }),
       () => {
@@ -366,7 +388,11 @@ export class TradingEngine {
 
     // The candle only matches orders placed before it opened: prices of
     // the candle that was current when an order arrived are not used.
-    const fills = candleFills(this.state.openOrders.values(), candle, this.config.exchange);
+    const fills = candleFills(
+      this.state.openOrders.values(),
+      candle,
+      this.config.exchange,
+    );
     this.prices.update(candle);
     const events: AccountEvent[] = [];
     let state = this.state;

@@ -185,9 +185,8 @@ const benchReadAll = () =>
  */
 const benchEmmettSingleAppends = () =>
   withTempFile(async (path) => {
-    const { getSQLiteEventStore } = await import(
-      '@event-driven-io/emmett-sqlite'
-    );
+    const { getSQLiteEventStore } =
+      await import('@event-driven-io/emmett-sqlite');
     const store = getSQLiteEventStore({
       fileName: path,
       schema: { autoMigration: 'CreateOrUpdate' },

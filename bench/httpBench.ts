@@ -72,7 +72,11 @@ export const runHttpBench = async (): Promise<object[]> => {
   const normal = await startBenchServer('normal');
   const baseline = await startBaseline();
 
-  const results = { baseline: [] as number[], full: [] as number[], normal: [] as number[] };
+  const results = {
+    baseline: [] as number[],
+    full: [] as number[],
+    normal: [] as number[],
+  };
   // Warm-up: JIT and SQLite pages.
   await hammer(full.running.url, full.token);
   await hammer(normal.running.url, normal.token);
@@ -86,7 +90,8 @@ export const runHttpBench = async (): Promise<object[]> => {
   await normal.running.close();
 
   const base = median(results.baseline);
-  const note = 'rate limits raised to 1e9/min for the bench; spec defaults 100/50/10';
+  const note =
+    'rate limits raised to 1e9/min for the bench; spec defaults 100/50/10';
   const ours = (durability: 'full' | 'normal') => ({
     bench: `http_orders_mirai_sqlite_${durability}`,
     unit: 'orders/s',
@@ -134,6 +139,8 @@ const startBenchServer = async (durability: 'full' | 'normal') => {
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ username: 'admin', password: 'bench-password' }),
   });
-  const { access_token: token } = (await login.json()) as { access_token: string };
+  const { access_token: token } = (await login.json()) as {
+    access_token: string;
+  };
   return { running, token };
 };

@@ -8,7 +8,10 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { EventData } from '../application/eventStore';
 import { Decimal } from '../domain/money';
-import { InMemoryEventStore, SqliteEventStore } from '../infrastructure/eventStore';
+import {
+  InMemoryEventStore,
+  SqliteEventStore,
+} from '../infrastructure/eventStore';
 import { silentLogger } from '../infrastructure/logging/logger';
 import {
   createProjections,
@@ -46,8 +49,14 @@ export const writeHistory = async (
   await store.append(
     'account-main',
     [
-      { type: 'AccountOpened', data: { accountId: 'main', currency: 'USDT', at: iso(0) } },
-      { type: 'FundsDeposited', data: { accountId: 'main', amount: '10000', at: iso(0) } },
+      {
+        type: 'AccountOpened',
+        data: { accountId: 'main', currency: 'USDT', at: iso(0) },
+      },
+      {
+        type: 'FundsDeposited',
+        data: { accountId: 'main', amount: '10000', at: iso(0) },
+      },
     ],
     'no_stream',
   );
@@ -65,7 +74,9 @@ export const writeHistory = async (
       for (const symbol of SYMBOLS) {
         // A gentle wave: never a 5 % hourly move, so no alert floods.
         const wave = 1 + 0.01 * Math.sin(minute / 30);
-        const close = new Decimal(START_PRICE[symbol]).mul(wave).toDecimalPlaces(2);
+        const close = new Decimal(START_PRICE[symbol])
+          .mul(wave)
+          .toDecimalPlaces(2);
         (market[symbol] ??= []).push({
           type: 'CandleClosed',
           data: {
@@ -90,30 +101,58 @@ export const writeHistory = async (
       const side = entry === null ? 'BUY' : 'SELL';
       const thisFee = price.mul(qty).mul(fee);
       const gross = entry === null ? new Decimal(0) : price.sub(entry).mul(qty);
-      const realized = entry === null ? new Decimal(0) : gross.sub(thisFee).sub(entryFee);
+      const realized =
+        entry === null ? new Decimal(0) : gross.sub(thisFee).sub(entryFee);
       account.push(
         {
           type: 'OrderPlaced',
           data: {
-            orderId, symbol: 'BTCUSDT', side, orderType: 'MARKET', role: 'entry',
-            quantity: '0.01', price: null, triggerPrice: null, stopLoss: null,
-            takeProfit: null, leverage: 1, strategy: 'grid_trading',
-            parentOrderId: null, reservedMargin: '0', at: iso(minute + 1),
+            orderId,
+            symbol: 'BTCUSDT',
+            side,
+            orderType: 'MARKET',
+            role: 'entry',
+            quantity: '0.01',
+            price: null,
+            triggerPrice: null,
+            stopLoss: null,
+            takeProfit: null,
+            leverage: 1,
+            strategy: 'grid_trading',
+            parentOrderId: null,
+            reservedMargin: '0',
+            at: iso(minute + 1),
           },
         },
         {
           type: 'OrderFilled',
           data: {
-            orderId, tradeId: ++tradeId, symbol: 'BTCUSDT', side, role: 'entry',
-            strategy: 'grid_trading', price: price.toString(), quantity: '0.01',
-            fee: thisFee.toString(), liquidity: 'taker', grossPnl: gross.toString(),
-            realizedPnl: realized.toString(), closedQuantity: entry ? '0.01' : '0',
-            closedPosition: entry !== null, cashDelta: gross.sub(thisFee).toString(),
-            remainingQuantity: '0', orderStatus: 'FILLED',
+            orderId,
+            tradeId: ++tradeId,
+            symbol: 'BTCUSDT',
+            side,
+            role: 'entry',
+            strategy: 'grid_trading',
+            price: price.toString(),
+            quantity: '0.01',
+            fee: thisFee.toString(),
+            liquidity: 'taker',
+            grossPnl: gross.toString(),
+            realizedPnl: realized.toString(),
+            closedQuantity: entry ? '0.01' : '0',
+            closedPosition: entry !== null,
+            cashDelta: gross.sub(thisFee).toString(),
+            remainingQuantity: '0',
+            orderStatus: 'FILLED',
             position:
               entry === null
-                ? { side: 'LONG', size: '0.01', entryPrice: price.toString(),
-                    entryFees: thisFee.toString(), leverage: 1 }
+                ? {
+                    side: 'LONG',
+                    size: '0.01',
+                    entryPrice: price.toString(),
+                    entryFees: thisFee.toString(),
+                    leverage: 1,
+                  }
                 : null,
             at: iso(minute + 1),
           },
@@ -138,7 +177,10 @@ export const writeHistory = async (
 const iso = (minute: number) => new Date(minute * MINUTE).toISOString();
 
 /** Rebuilds every projection from zero over the history; events/s. */
-const rebuildOnce = async (eventsFile: string, dir: string): Promise<number> => {
+const rebuildOnce = async (
+  eventsFile: string,
+  dir: string,
+): Promise<number> => {
   const store = new SqliteEventStore({ path: eventsFile });
   const dbFile = path.join(dir, `readmodels-${Date.now()}.db`);
   const db = openReadModelDb(dbFile);
@@ -172,7 +214,8 @@ const hammer = async (
     duration: SECONDS,
     workers: 1,
   });
-  if (result.non2xx > 0) throw new Error(`${result.non2xx} failed against ${url}`);
+  if (result.non2xx > 0)
+    throw new Error(`${result.non2xx} failed against ${url}`);
   return result.requests.average;
 };
 
@@ -222,7 +265,9 @@ export const runReadModelBench = async (): Promise<object[]> => {
       median: round(median(rebuilds)),
       runs: rebuilds.map(round),
       events: EVENTS,
-      projections: createProjections(new InMemoryEventStore()).map((p) => p.name),
+      projections: createProjections(new InMemoryEventStore()).map(
+        (p) => p.name,
+      ),
       target: 150_000,
     },
     {

@@ -2,11 +2,7 @@ import type { EventStore, RecordedEvent } from '../application/eventStore';
 import { CANDLE_CLOSED, CandleClosedData } from '../domain/market/candle';
 import { Decimal } from '../domain/money';
 import { accountEventOf, DEFAULT_ACCOUNT_ID } from './accountStreams';
-import {
-  ALERT_RAISED,
-  AlertRaisedData,
-  SYSTEM_STREAM,
-} from './alertEvents';
+import { ALERT_RAISED, AlertRaisedData, SYSTEM_STREAM } from './alertEvents';
 import type { Projection, ReadModelDb } from './projection';
 
 const HOUR_MS = 3_600_000;
@@ -97,8 +93,7 @@ export class AlertsProcessManager implements Projection {
 
   load(db: ReadModelDb): void {
     const row = db.prepare('SELECT state FROM alerts_manager_state').get() as
-      | { state: string }
-      | undefined;
+      { state: string } | undefined;
     this.state = row ? (JSON.parse(row.state) as WatchState) : initialState();
     this.decided = [];
     this.raisedIds = null;
@@ -142,9 +137,8 @@ export class AlertsProcessManager implements Projection {
     const closes = (this.state.closes[candle.symbol] ??= []);
     const hourAgo = candle.closeTime - HOUR_MS;
     while (closes.length > 0 && closes[0][0] < hourAgo) closes.shift();
-    const earlier = closes.length > 0 && closes[0][0] === hourAgo
-      ? closes[0][1]
-      : undefined;
+    const earlier =
+      closes.length > 0 && closes[0][0] === hourAgo ? closes[0][1] : undefined;
     closes.push([candle.closeTime, candle.close]);
     if (earlier === undefined) return;
 

@@ -1,6 +1,10 @@
 import type { EventStore } from '../application/eventStore';
 import { AccountProjection } from './accountProjection';
-import { AlertRules, AlertsProcessManager, defaultAlertRules } from './alertsProcessManager';
+import {
+  AlertRules,
+  AlertsProcessManager,
+  defaultAlertRules,
+} from './alertsProcessManager';
 import { AlertsProjection } from './alertsProjection';
 import { MarketProjection } from './marketProjection';
 import { PerformanceProjection } from './performanceProjection';

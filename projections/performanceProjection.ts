@@ -147,8 +147,7 @@ const bucketOf = (row: HourRow): HourBucket => ({
 
 const currentWallet = (db: ReadModelDb): Decimal => {
   const row = db.prepare('SELECT wallet FROM performance_wallet').get() as
-    | { wallet: string }
-    | undefined;
+    { wallet: string } | undefined;
   return row ? new Decimal(row.wallet) : ZERO;
 };
 

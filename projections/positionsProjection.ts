@@ -75,7 +75,15 @@ export class PositionsProjection implements Projection {
     for (const symbol of this.dirty) {
       const p = this.open.get(symbol);
       if (!p) remove.run(symbol);
-      else upsert.run(symbol, p.side, p.size, p.entryPrice, p.entryFees, p.leverage);
+      else
+        upsert.run(
+          symbol,
+          p.side,
+          p.size,
+          p.entryPrice,
+          p.entryFees,
+          p.leverage,
+        );
     }
     this.dirty.clear();
   }

@@ -72,7 +72,14 @@ export const QUERY_PROJECTIONS = {
   positions: ['market', 'positions'],
   trades: ['trades'],
   account: ['market', 'positions', 'account'],
-  status: ['market', 'positions', 'account', 'performance', 'roundTrips', 'system'],
+  status: [
+    'market',
+    'positions',
+    'account',
+    'performance',
+    'roundTrips',
+    'system',
+  ],
   performance: ['market', 'performance'],
   alerts: ['alerts', 'alertsManager'],
 } as const satisfies Record<string, readonly string[]>;
@@ -159,7 +166,8 @@ export class ReadModelQueries {
     const strategies = [...names].sort().map((name) => ({
       name,
       status:
-        system.strategyStatus.get(name) ?? (system.paused ? 'paused' : 'active'),
+        system.strategyStatus.get(name) ??
+        (system.paused ? 'paused' : 'active'),
       winRate: winRateOf(trips.strategies.get(name)),
     }));
     return {

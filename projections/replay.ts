@@ -46,14 +46,18 @@ export const replayFromZero = async (
   let live = [...projections];
   let next = 1n;
   for (;;) {
-    const page = await store.readAll({ fromPosition: next, maxCount: pageSize });
+    const page = await store.readAll({
+      fromPosition: next,
+      maxCount: pageSize,
+    });
     if (page.length === 0) break;
     for (const projection of live) {
       for (const event of page) {
         try {
           projection.fold(event);
         } catch (error) {
-          const message = error instanceof Error ? error.message : String(error);
+          const message =
+            error instanceof Error ? error.message : String(error);
           options.log?.error(
             `projection ${projection.name} stopped at event ` +
               `${event.globalPosition} (${event.type}): ${message}`,

@@ -82,8 +82,7 @@ export class SystemProjection implements Projection {
 /** Reads the system read model. */
 export const readSystem = (db: ReadModelDb): SystemView => {
   const trading = db.prepare('SELECT paused FROM system_trading').get() as
-    | { paused: number }
-    | undefined;
+    { paused: number } | undefined;
   const rows = db
     .prepare('SELECT strategy, status FROM system_strategy_status')
     .all() as { strategy: string; status: string }[];

@@ -37,10 +37,7 @@ const validateRefresh = ajv.compile<RefreshBody>({
   additionalProperties: false,
 } satisfies JSONSchemaType<RefreshBody>);
 
-const invalidBody = (
-  expected: string,
-  errors: typeof validateLogin.errors,
-) =>
+const invalidBody = (expected: string, errors: typeof validateLogin.errors) =>
   new MiraiError('INVALID_REQUEST', `Body must be ${expected}`, {
     errors: (errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message}`),
   });

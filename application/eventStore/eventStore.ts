@@ -71,7 +71,10 @@ export interface EventStore {
   ): Promise<AppendResult>;
 
   /** Reads one stream; an unknown stream reads as empty. */
-  readStream(streamId: string, options?: ReadStreamOptions): Promise<RecordedEvent[]>;
+  readStream(
+    streamId: string,
+    options?: ReadStreamOptions,
+  ): Promise<RecordedEvent[]>;
 
   /** Reads the global log in position order. */
   readAll(options?: ReadAllOptions): Promise<RecordedEvent[]>;

@@ -65,8 +65,4 @@ export interface CancelOrder {
 }
 
 export type AccountCommand =
-  | OpenAccount
-  | Deposit
-  | PlaceOrder
-  | FillOrder
-  | CancelOrder;
+  OpenAccount | Deposit | PlaceOrder | FillOrder | CancelOrder;

@@ -51,7 +51,11 @@ export const decide = (
       return [
         {
           type: 'AccountOpened',
-          data: { accountId: command.accountId, currency: 'USDT', at: command.at },
+          data: {
+            accountId: command.accountId,
+            currency: 'USDT',
+            at: command.at,
+          },
         },
         {
           type: 'FundsDeposited',
@@ -129,7 +133,10 @@ const rejection = (command: PlaceOrder, refusal: Refusal): OrderRejected => ({
   },
 });
 
-const placeOrder = (command: PlaceOrder, state: AccountState): AccountEvent[] => {
+const placeOrder = (
+  command: PlaceOrder,
+  state: AccountState,
+): AccountEvent[] => {
   if (state.accountId === null) {
     throw new MiraiError('CONFLICT', 'Account is not open');
   }
@@ -270,7 +277,12 @@ const validateOrder = (
   if (isRefusal(leverage)) return leverage;
 
   const referencePrice = price ?? market.lastPrice;
-  const stopSide = checkExitSides(command.side, referencePrice, stopLoss, takeProfit);
+  const stopSide = checkExitSides(
+    command.side,
+    referencePrice,
+    stopLoss,
+    takeProfit,
+  );
   if (stopSide) return stopSide;
 
   const notional = quantity.mul(referencePrice);
@@ -347,8 +359,10 @@ const checkExitSides = (
 ): Refusal | null => {
   const below = side === 'BUY' ? 'below' : 'above';
   const above = side === 'BUY' ? 'above' : 'below';
-  const lossSide = (p: Decimal) => (side === 'BUY' ? p.lt(reference) : p.gt(reference));
-  const winSide = (p: Decimal) => (side === 'BUY' ? p.gt(reference) : p.lt(reference));
+  const lossSide = (p: Decimal) =>
+    side === 'BUY' ? p.lt(reference) : p.gt(reference);
+  const winSide = (p: Decimal) =>
+    side === 'BUY' ? p.gt(reference) : p.lt(reference);
   if (stopLoss && !lossSide(stopLoss)) {
     return refuse(
       'INVALID_PRICE',
@@ -416,7 +430,9 @@ export const applyFill = (
     .mul(closedQuantity)
     .mul(direction(position.side));
   const closingFee = fee.mul(closedQuantity).div(quantity);
-  const entryFeeShare = position.entryFees.mul(closedQuantity).div(position.size);
+  const entryFeeShare = position.entryFees
+    .mul(closedQuantity)
+    .div(position.size);
   const realizedPnl = roundMoney(grossPnl.sub(closingFee).sub(entryFeeShare));
   const leftOver = position.size.sub(closedQuantity);
   const opened = quantity.sub(closedQuantity);
@@ -583,7 +599,8 @@ const fillOrder = (command: FillOrder, state: AccountState): AccountEvent[] => {
       continue;
     }
     const sibling =
-      order.parentOrderId !== null && other.parentOrderId === order.parentOrderId;
+      order.parentOrderId !== null &&
+      other.parentOrderId === order.parentOrderId;
     if (sibling) {
       events.push(cancellation(other, 'oco', command.at));
     } else if (positionEnded && other.role !== 'entry') {
@@ -599,7 +616,10 @@ const fillOrder = (command: FillOrder, state: AccountState): AccountEvent[] => {
 
 // --------------------------------------------------------------- cancel
 
-const cancelOrder = (command: CancelOrder, state: AccountState): AccountEvent[] => {
+const cancelOrder = (
+  command: CancelOrder,
+  state: AccountState,
+): AccountEvent[] => {
   const order = openOrderOrThrow(state, command.orderId);
   return [cancellation(order, command.reason, command.at)];
 };

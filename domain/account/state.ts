@@ -1,10 +1,5 @@
 import { Decimal, ZERO } from '../money';
-import type {
-  OrderRole,
-  OrderSide,
-  OrderType,
-  PositionSide,
-} from './events';
+import type { OrderRole, OrderSide, OrderType, PositionSide } from './events';
 
 export interface Position {
   symbol: string;
@@ -80,4 +75,7 @@ export const positionSideOf = (orderSide: OrderSide): PositionSide =>
   orderSide === 'BUY' ? 'LONG' : 'SHORT';
 
 export const unrealizedPnl = (position: Position, mark: Decimal): Decimal =>
-  mark.sub(position.entryPrice).mul(position.size).mul(direction(position.side));
+  mark
+    .sub(position.entryPrice)
+    .mul(position.size)
+    .mul(direction(position.side));

@@ -72,60 +72,64 @@ export const createTokenService = ({
   // A bot sends the same token with every request: remember the tokens
   // already checked (signature, issuer, claims) until they expire. The
   // expiry is still compared with the clock on every use.
-  const checked = new Map<string, { user: AuthenticatedUser; typ: string; exp: number }>();
+  const checked = new Map<
+    string,
+    { user: AuthenticatedUser; typ: string; exp: number }
+  >();
   const MAX_CHECKED = 10_000;
   return {
-  issue(user, type) {
-    const expiresIn = type === 'access' ? accessTtlSeconds : refreshTtlSeconds;
-    const issuedAt = Math.floor(now());
+    issue(user, type) {
+      const expiresIn =
+        type === 'access' ? accessTtlSeconds : refreshTtlSeconds;
+      const issuedAt = Math.floor(now());
 
-    // iat and exp are set by hand so the injected clock decides them.
-    const claims = {
-      sub: user.username,
-      role: user.role,
-      typ: type,
-      iss: issuer,
-      jti: randomUUID(),
-      iat: issuedAt,
-      exp: issuedAt + expiresIn,
-    };
-    const token = jwt.sign(claims, key, { algorithm: 'HS256' });
-    return { token, expiresIn };
-  },
+      // iat and exp are set by hand so the injected clock decides them.
+      const claims = {
+        sub: user.username,
+        role: user.role,
+        typ: type,
+        iss: issuer,
+        jti: randomUUID(),
+        iat: issuedAt,
+        exp: issuedAt + expiresIn,
+      };
+      const token = jwt.sign(claims, key, { algorithm: 'HS256' });
+      return { token, expiresIn };
+    },
 
-  verify(token, type) {
-    const known = checked.get(token);
-    if (known && known.typ === type && Math.floor(now()) < known.exp) {
-      return known.user;
-    }
-    let claims: jwt.JwtPayload | string;
-    try {
-      claims = jwt.verify(token, key, {
-        algorithms: ['HS256'],
-        issuer,
-        clockTimestamp: Math.floor(now()),
-      });
-    } catch (error) {
-      if (error instanceof jwt.TokenExpiredError) {
-        throw unauthorized('Token expired');
+    verify(token, type) {
+      const known = checked.get(token);
+      if (known && known.typ === type && Math.floor(now()) < known.exp) {
+        return known.user;
       }
-      throw unauthorized('Invalid token');
-    }
+      let claims: jwt.JwtPayload | string;
+      try {
+        claims = jwt.verify(token, key, {
+          algorithms: ['HS256'],
+          issuer,
+          clockTimestamp: Math.floor(now()),
+        });
+      } catch (error) {
+        if (error instanceof jwt.TokenExpiredError) {
+          throw unauthorized('Token expired');
+        }
+        throw unauthorized('Invalid token');
+      }
 
-    // A token without an expiry or of the other type must not pass.
-    if (
-      typeof claims !== 'object' ||
-      claims.typ !== type ||
-      typeof claims.sub !== 'string' ||
-      typeof claims.exp !== 'number' ||
-      !isRole(claims.role)
-    ) {
-      throw unauthorized('Invalid token');
-    }
-    const user = { username: claims.sub, role: claims.role };
-    if (checked.size >= MAX_CHECKED) checked.clear();
-    checked.set(token, { user, typ: claims.typ, exp: claims.exp });
-    return user;
-  },
+      // A token without an expiry or of the other type must not pass.
+      if (
+        typeof claims !== 'object' ||
+        claims.typ !== type ||
+        typeof claims.sub !== 'string' ||
+        typeof claims.exp !== 'number' ||
+        !isRole(claims.role)
+      ) {
+        throw unauthorized('Invalid token');
+      }
+      const user = { username: claims.sub, role: claims.role };
+      if (checked.size >= MAX_CHECKED) checked.clear();
+      checked.set(token, { user, typ: claims.typ, exp: claims.exp });
+      return user;
+    },
   };
 };

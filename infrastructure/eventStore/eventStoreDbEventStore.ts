@@ -61,9 +61,7 @@ export class EventStoreDbEventStore implements EventStore {
   private closed = false;
 
   constructor(options: EventStoreDbEventStoreOptions) {
-    this.client = EventStoreDBClient.connectionString(
-      options.connectionString,
-    );
+    this.client = EventStoreDBClient.connectionString(options.connectionString);
     this.pageSize = options.pageSize ?? 1_000;
     // Pages overlap by one event, so a page of one would never advance.
     if (this.pageSize < 2) throw new RangeError('pageSize must be at least 2');

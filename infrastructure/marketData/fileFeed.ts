@@ -14,8 +14,10 @@ import {
 } from './marketFeed';
 
 /** A candle file, with what its name does not say. */
-export interface CandleFileSource
-  extends Pick<CandleFileOptions, 'symbol' | 'interval' | 'format' | 'gzip'> {
+export interface CandleFileSource extends Pick<
+  CandleFileOptions,
+  'symbol' | 'interval' | 'format' | 'gzip'
+> {
   path: string;
 }
 

@@ -59,9 +59,9 @@ export const wallClock: FeedClock = {
  * The start/stop/done lifecycle shared by feeds; a subclass only says how
  * to run. Internal to this folder.
  */
-export abstract class FeedLifecycle<R extends FeedResult>
-  implements MarketFeed
-{
+export abstract class FeedLifecycle<
+  R extends FeedResult,
+> implements MarketFeed {
   readonly done: Promise<R>;
   private state: 'idle' | 'running' | 'ended' = 'idle';
   private readonly abort = new AbortController();

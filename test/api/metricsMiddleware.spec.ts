@@ -77,12 +77,15 @@ describe('GET /api/metrics', () => {
     const count = (labels: string) =>
       valueOf(text, `http_request_duration_seconds_count{${labels}}`);
 
-    expect(count('method="GET",route="/api/items/:id",status_code="200"'))
-      .to.equal(2);
-    expect(count('method="GET",route="unmatched",status_code="404"'))
-      .to.equal(1);
-    expect(count('method="POST",route="/auth/token",status_code="400"'))
-      .to.equal(1);
+    expect(
+      count('method="GET",route="/api/items/:id",status_code="200"'),
+    ).to.equal(2);
+    expect(count('method="GET",route="unmatched",status_code="404"')).to.equal(
+      1,
+    );
+    expect(
+      count('method="POST",route="/auth/token",status_code="400"'),
+    ).to.equal(1);
     expect(text).to.not.include('12345');
   });
 

@@ -139,9 +139,9 @@ describe('rate limits through a real server', () => {
         ]);
         // A client prepending a fake address is still counted by the one
         // the proxy appended.
-        expect(await burst(server, '198.51.100.9, 203.0.113.2')).to.deep.equal(
-          [429, 429, 429],
-        );
+        expect(await burst(server, '198.51.100.9, 203.0.113.2')).to.deep.equal([
+          429, 429, 429,
+        ]);
       } finally {
         await server.close();
       }

@@ -68,7 +68,11 @@ describe('trading engine', () => {
     expect(state.positions.size).to.equal(0);
     expect(state.openOrders.size).to.equal(0);
     const exit = engine.fillHistory()[1];
-    expect(exit).to.deep.include({ price: '53000', liquidity: 'maker', role: 'take_profit' });
+    expect(exit).to.deep.include({
+      price: '53000',
+      liquidity: 'maker',
+      role: 'take_profit',
+    });
     // (53,000 - 50,000) * 0.1 = 300, minus fees 5.3 and 5 = 289.7
     expect(exit.realizedPnl).to.equal('289.7');
     expect(state.walletBalance.toString()).to.equal('10289.7');
@@ -77,10 +81,16 @@ describe('trading engine', () => {
   it('stops a short out above its entry', async () => {
     await engine.placeOrder(order({ side: 'SELL', stopLoss: 51000 }));
     await engine.ingestCandle(candle(1, 50000, 49900, 49000, 49500)); // price falls: nothing
-    expect(engine.accountState().positions.get('BTCUSDT')?.side).to.equal('SHORT');
+    expect(engine.accountState().positions.get('BTCUSDT')?.side).to.equal(
+      'SHORT',
+    );
     await engine.ingestCandle(candle(2, 49500, 51500, 49400, 51200));
     const exit = engine.fillHistory()[1];
-    expect(exit).to.deep.include({ side: 'BUY', price: '51000', role: 'stop_loss' });
+    expect(exit).to.deep.include({
+      side: 'BUY',
+      price: '51000',
+      role: 'stop_loss',
+    });
     // (50,000 - 51,000) * 0.1 = -100, minus fees 5.1 and 5 = -110.1
     expect(exit.realizedPnl).to.equal('-110.1');
   });
@@ -96,19 +106,27 @@ describe('trading engine', () => {
 
   it('comes back with the same account, orders and prices after a restart', async () => {
     await engine.placeOrder(order({ stopLoss: 48000 }));
-    await engine.placeOrder(order({ type: 'LIMIT', price: 45000, quantity: 0.01 }));
+    await engine.placeOrder(
+      order({ type: 'LIMIT', price: 45000, quantity: 0.01 }),
+    );
     const restarted = await startEngine(store);
     const before = engine.accountState();
     const after = restarted.accountState();
-    expect(after.walletBalance.toString()).to.equal(before.walletBalance.toString());
-    expect([...after.openOrders.keys()]).to.deep.equal([...before.openOrders.keys()]);
+    expect(after.walletBalance.toString()).to.equal(
+      before.walletBalance.toString(),
+    );
+    expect([...after.openOrders.keys()]).to.deep.equal([
+      ...before.openOrders.keys(),
+    ]);
     expect(after.positions.get('BTCUSDT')?.size.toString()).to.equal('0.1');
     expect(restarted.prices.lastPrice('BTCUSDT')?.toString()).to.equal('50000');
   });
 
   it('pipelines concurrent orders into contiguous revisions with an intact hash chain', async () => {
     const outcomes = await Promise.all(
-      Array.from({ length: 100 }, () => engine.placeOrder(order({ quantity: 0.001 }))),
+      Array.from({ length: 100 }, () =>
+        engine.placeOrder(order({ quantity: 0.001 })),
+      ),
     );
     expect(outcomes.every((o) => o.status === 'FILLED')).to.equal(true);
     const events = await store.readStream('account-main');
@@ -116,10 +134,18 @@ describe('trading engine', () => {
     events.forEach((event, index) => {
       expect(event.revision).to.equal(BigInt(index));
       expect(event.metadata.prevHash).to.equal(prevHash);
-      prevHash = eventHash(prevHash, event.streamId, event.revision, event.type, event.data);
+      prevHash = eventHash(
+        prevHash,
+        event.streamId,
+        event.revision,
+        event.type,
+        event.data,
+      );
       expect(event.metadata.hash).to.equal(prevHash);
     });
-    expect(engine.accountState().positions.get('BTCUSDT')?.size.toString()).to.equal('0.1');
+    expect(
+      engine.accountState().positions.get('BTCUSDT')?.size.toString(),
+    ).to.equal('0.1');
   });
 
   it('answers MARKET_CLOSED while trading is paused', async () => {

@@ -50,7 +50,10 @@ const AMOUNTS: Record<string, { required: string[]; nullable?: string[] }> = {
 /** Every number anywhere in `value` must be an integer: no JS floats. */
 const expectNoFloats = (value: unknown, where: string): void => {
   if (typeof value === 'number') {
-    expect(Number.isSafeInteger(value), `${where} is a float: ${value}`).to.equal(true);
+    expect(
+      Number.isSafeInteger(value),
+      `${where} is a float: ${value}`,
+    ).to.equal(true);
   } else if (value && typeof value === 'object') {
     for (const [key, inner] of Object.entries(value)) {
       expectNoFloats(inner, `${where}.${key}`);
@@ -62,9 +65,32 @@ const expectNoFloats = (value: unknown, where: string): void => {
 
 const segment = fc.oneof(
   fc.constantFrom(
-    'api', 'trading', 'order', 'orders', 'positions', 'trades', 'events',
-    'auth', 'token', 'refresh', 'metrics', 'health', '..', '.', '%', '%zz',
-    '%00', '%ff', '%2e%2e', '%2F', 'é', '😀', '<script>', '"', ' ', '__proto__',
+    'api',
+    'trading',
+    'order',
+    'orders',
+    'positions',
+    'trades',
+    'events',
+    'auth',
+    'token',
+    'refresh',
+    'metrics',
+    'health',
+    '..',
+    '.',
+    '%',
+    '%zz',
+    '%00',
+    '%ff',
+    '%2e%2e',
+    '%2F',
+    'é',
+    '😀',
+    '<script>',
+    '"',
+    ' ',
+    '__proto__',
     'x'.repeat(3000),
   ),
   fc.string({ maxLength: 12 }),
@@ -74,33 +100,64 @@ const route = fc.oneof(
   {
     weight: 4,
     arbitrary: fc.constantFrom(
-      '/', '/api/health', '/api/metrics', '/api/trading/order',
-      '/api/trading/orders', '/api/trading/positions', '/api/trading/trades',
-      '/api/events', '/auth/token', '/auth/refresh',
+      '/',
+      '/api/health',
+      '/api/metrics',
+      '/api/trading/order',
+      '/api/trading/orders',
+      '/api/trading/positions',
+      '/api/trading/trades',
+      '/api/events',
+      '/auth/token',
+      '/auth/refresh',
     ),
   },
   {
     weight: 2,
     arbitrary: fc
-      .tuple(fc.constantFrom('/api/trading/orders/', '/api/', '/auth/'), segment)
+      .tuple(
+        fc.constantFrom('/api/trading/orders/', '/api/', '/auth/'),
+        segment,
+      )
       .map(([prefix, tail]) => prefix + tail),
   },
   {
     weight: 1,
-    arbitrary: fc.array(segment, { maxLength: 5 }).map((s) => '/' + s.join('/')),
+    arbitrary: fc
+      .array(segment, { maxLength: 5 })
+      .map((s) => '/' + s.join('/')),
   },
 );
 
 const queryPair = fc.tuple(
   fc.oneof(
     fc.constantFrom(
-      'limit', 'from', 'symbol', 'strategy', 'token', 'limit[]', 'from[a]',
-      '__proto__', 'constructor[prototype][x]', 'a[b][c][d][e][f][g]',
+      'limit',
+      'from',
+      'symbol',
+      'strategy',
+      'token',
+      'limit[]',
+      'from[a]',
+      '__proto__',
+      'constructor[prototype][x]',
+      'a[b][c][d][e][f][g]',
     ),
     fc.string({ maxLength: 8 }),
   ),
   fc.oneof(
-    fc.constantFrom('1', '0', '-1', '1001', '100', '1e3', 'NaN', '%zz', '', 'BTCUSDT'),
+    fc.constantFrom(
+      '1',
+      '0',
+      '-1',
+      '1001',
+      '100',
+      '1e3',
+      'NaN',
+      '%zz',
+      '',
+      'BTCUSDT',
+    ),
     fc.string({ maxLength: 20 }),
   ),
 );
@@ -130,15 +187,32 @@ const numberish = fc.oneof(
 const orderLike = fc.record(
   {
     symbol: fc.oneof(
-      { weight: 4, arbitrary: fc.constantFrom('BTCUSDT', 'ETHUSDT', 'ADAUSDT') },
-      { weight: 1, arbitrary: fc.oneof(fc.string(), fc.constantFrom('btcusdt', '', 'BTC/USDT')) },
+      {
+        weight: 4,
+        arbitrary: fc.constantFrom('BTCUSDT', 'ETHUSDT', 'ADAUSDT'),
+      },
+      {
+        weight: 1,
+        arbitrary: fc.oneof(
+          fc.string(),
+          fc.constantFrom('btcusdt', '', 'BTC/USDT'),
+        ),
+      },
     ),
     side: fc.oneof(
       { weight: 4, arbitrary: fc.constantFrom('BUY', 'SELL') },
       { weight: 1, arbitrary: fc.oneof(fc.string(), fc.constant(1)) },
     ),
     type: fc.oneof(
-      { weight: 4, arbitrary: fc.constantFrom('MARKET', 'LIMIT', 'STOP_MARKET', 'TAKE_PROFIT') },
+      {
+        weight: 4,
+        arbitrary: fc.constantFrom(
+          'MARKET',
+          'LIMIT',
+          'STOP_MARKET',
+          'TAKE_PROFIT',
+        ),
+      },
       { weight: 1, arbitrary: fc.string() },
     ),
     quantity: numberish,
@@ -183,7 +257,9 @@ const body = fc.oneof(
   },
 );
 
-const printable = fc.string({ maxLength: 30 }).map((s) => s.replace(/[^\x20-\x7e]/g, ''));
+const printable = fc
+  .string({ maxLength: 30 })
+  .map((s) => s.replace(/[^\x20-\x7e]/g, ''));
 
 interface HeaderPicks {
   contentType: string | undefined;
@@ -217,21 +293,37 @@ const headers = fc.record<HeaderPicks>({
     {
       weight: 3,
       arbitrary: fc.constantFrom(
-        'viewer', 'none', 'Bearer', 'Bearer a.b.c', 'Basic YTpi', 'bearer  ',
+        'viewer',
+        'none',
+        'Bearer',
+        'Bearer a.b.c',
+        'Basic YTpi',
+        'bearer  ',
       ),
     },
     { weight: 1, arbitrary: printable },
   ),
   encoding: fc.oneof(
     { weight: 9, arbitrary: fc.constant(undefined) },
-    { weight: 1, arbitrary: fc.constantFrom('gzip', 'deflate', 'br', 'identity', 'zip') },
+    {
+      weight: 1,
+      arbitrary: fc.constantFrom('gzip', 'deflate', 'br', 'identity', 'zip'),
+    },
   ),
   requestId: fc.option(printable, { freq: 3 }).map((v) => v ?? undefined),
   forwardedFor: fc.option(printable, { freq: 3 }).map((v) => v ?? undefined),
 });
 
 const method = fc.constantFrom(
-  'GET', 'GET', 'POST', 'POST', 'POST', 'DELETE', 'PUT', 'PATCH', 'HEAD',
+  'GET',
+  'GET',
+  'POST',
+  'POST',
+  'POST',
+  'DELETE',
+  'PUT',
+  'PATCH',
+  'HEAD',
   'OPTIONS',
 );
 
@@ -274,63 +366,95 @@ describe('fuzzing the real server (e2e)', function () {
         maxCandles: 100,
       },
     });
-    await addUser(path.join(dataDir, 'users.json'), 'fuzz-viewer', VIEWER_PASSWORD, 'viewer');
+    await addUser(
+      path.join(dataDir, 'users.json'),
+      'fuzz-viewer',
+      VIEWER_PASSWORD,
+      'viewer',
+    );
     const login = await fetch(`${server.url}/auth/token`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ username: 'fuzz-viewer', password: VIEWER_PASSWORD }),
+      body: JSON.stringify({
+        username: 'fuzz-viewer',
+        password: VIEWER_PASSWORD,
+      }),
     });
-    viewerToken = ((await login.json()) as { access_token: string }).access_token;
+    viewerToken = ((await login.json()) as { access_token: string })
+      .access_token;
   });
   after(async () => server?.running.close());
 
   it(`answers ${RUNS} random requests with a success or a documented error`, async () => {
     const origin = new URL(server.url);
     await fc.assert(
-      fc.asyncProperty(request, async ([verb, where, search, payload, picks]) => {
-        const target = new URL(server.url + where + search);
-        // Only ever this server, whatever the generated path looks like.
-        expect(target.host).to.equal(origin.host);
+      fc.asyncProperty(
+        request,
+        async ([verb, where, search, payload, picks]) => {
+          const target = new URL(server.url + where + search);
+          // Only ever this server, whatever the generated path looks like.
+          expect(target.host).to.equal(origin.host);
 
-        const sent: Record<string, string> = {};
-        if (picks.contentType !== undefined) sent['content-type'] = picks.contentType;
-        if (picks.authorization === 'admin') sent.authorization = `Bearer ${server.token}`;
-        else if (picks.authorization === 'viewer') sent.authorization = `Bearer ${viewerToken}`;
-        else if (picks.authorization !== 'none') sent.authorization = picks.authorization;
-        if (picks.encoding !== undefined) sent['content-encoding'] = picks.encoding;
-        if (picks.requestId !== undefined) sent['x-request-id'] = picks.requestId;
-        if (picks.forwardedFor !== undefined) sent['x-forwarded-for'] = picks.forwardedFor;
-        const withBody = verb !== 'GET' && verb !== 'HEAD' && payload !== undefined;
+          const sent: Record<string, string> = {};
+          if (picks.contentType !== undefined)
+            sent['content-type'] = picks.contentType;
+          if (picks.authorization === 'admin')
+            sent.authorization = `Bearer ${server.token}`;
+          else if (picks.authorization === 'viewer')
+            sent.authorization = `Bearer ${viewerToken}`;
+          else if (picks.authorization !== 'none')
+            sent.authorization = picks.authorization;
+          if (picks.encoding !== undefined)
+            sent['content-encoding'] = picks.encoding;
+          if (picks.requestId !== undefined)
+            sent['x-request-id'] = picks.requestId;
+          if (picks.forwardedFor !== undefined)
+            sent['x-forwarded-for'] = picks.forwardedFor;
+          const withBody =
+            verb !== 'GET' && verb !== 'HEAD' && payload !== undefined;
 
-        const response = await fetch(target, {
-          method: verb,
-          headers: sent,
-          body: withBody ? payload : undefined,
-        });
-        const text = await response.text();
-        statuses.set(response.status, (statuses.get(response.status) ?? 0) + 1);
-        const context = `${verb} ${where}${search} → ${response.status} ${text.slice(0, 300)}`;
+          const response = await fetch(target, {
+            method: verb,
+            headers: sent,
+            body: withBody ? payload : undefined,
+          });
+          const text = await response.text();
+          statuses.set(
+            response.status,
+            (statuses.get(response.status) ?? 0) + 1,
+          );
+          const context = `${verb} ${where}${search} → ${response.status} ${text.slice(0, 300)}`;
 
-        expect(response.status, context).to.be.below(500);
-        expect(text, context).not.to.match(/\n\s+at |\.ts:\d+|node_modules/);
-        expect(response.headers.get('x-powered-by')).to.equal(null);
-        if (verb === 'HEAD' || response.status === 204) return;
-        if (response.status >= 400) {
-          const parsed = JSON.parse(text);
-          expect(Object.keys(parsed), context).to.deep.equal(['error']);
-          expect(Object.keys(parsed.error), context).to.deep.equal(ERROR_KEYS);
-          const code = parsed.error.code as keyof typeof STATUS_BY_CODE;
-          expect(STATUS_BY_CODE[code], context).to.equal(response.status);
-          expect(parsed.error.message, context).to.be.a('string');
-          expect(parsed.error.details, context).to.be.an('object');
-          expect(parsed.error.timestamp, context).to.match(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
-        } else if (response.headers.get('content-type')?.startsWith('application/json')) {
-          JSON.parse(text);
-        }
-      }),
+          expect(response.status, context).to.be.below(500);
+          expect(text, context).not.to.match(/\n\s+at |\.ts:\d+|node_modules/);
+          expect(response.headers.get('x-powered-by')).to.equal(null);
+          if (verb === 'HEAD' || response.status === 204) return;
+          if (response.status >= 400) {
+            const parsed = JSON.parse(text);
+            expect(Object.keys(parsed), context).to.deep.equal(['error']);
+            expect(Object.keys(parsed.error), context).to.deep.equal(
+              ERROR_KEYS,
+            );
+            const code = parsed.error.code as keyof typeof STATUS_BY_CODE;
+            expect(STATUS_BY_CODE[code], context).to.equal(response.status);
+            expect(parsed.error.message, context).to.be.a('string');
+            expect(parsed.error.details, context).to.be.an('object');
+            expect(parsed.error.timestamp, context).to.match(
+              /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/,
+            );
+          } else if (
+            response.headers.get('content-type')?.startsWith('application/json')
+          ) {
+            JSON.parse(text);
+          }
+        },
+      ),
       { numRuns: RUNS, seed: 20250101, endOnFailure: true },
     );
-    console.log('      statuses:', JSON.stringify(Object.fromEntries([...statuses].sort())));
+    console.log(
+      '      statuses:',
+      JSON.stringify(Object.fromEntries([...statuses].sort())),
+    );
     // The generators must reach the success paths too, not only errors.
     expect(statuses.get(200) ?? 0).to.be.greaterThan(200);
     expect(statuses.get(400) ?? 0).to.be.greaterThan(100);
@@ -367,15 +491,21 @@ describe('fuzzing the real server (e2e)', function () {
     stream.forEach((event, index) => {
       const where = `${event.type}@${event.revision}`;
       expect(event.revision).to.equal(BigInt(index));
-      expect(ACCOUNT_EVENT_TYPES as readonly string[], where).to.include(event.type);
+      expect(ACCOUNT_EVENT_TYPES as readonly string[], where).to.include(
+        event.type,
+      );
       const data = event.data as Record<string, any>;
       const amounts = AMOUNTS[event.type];
       for (const field of amounts.required) {
-        expect(data[field], `${where}.${field}`).to.be.a('string').and.match(DECIMAL);
+        expect(data[field], `${where}.${field}`)
+          .to.be.a('string')
+          .and.match(DECIMAL);
       }
       for (const field of amounts.nullable ?? []) {
         if (data[field] !== null) {
-          expect(data[field], `${where}.${field}`).to.be.a('string').and.match(DECIMAL);
+          expect(data[field], `${where}.${field}`)
+            .to.be.a('string')
+            .and.match(DECIMAL);
         }
       }
       if (event.type === 'OrderRejected') {
@@ -383,18 +513,30 @@ describe('fuzzing the real server (e2e)', function () {
         expect(data.quantity, where).to.be.a('string');
       }
       if (event.type === 'OrderPlaced') {
-        expect(placed.has(data.orderId), `${where} placed twice`).to.equal(false);
+        expect(placed.has(data.orderId), `${where} placed twice`).to.equal(
+          false,
+        );
         expect(new Decimal(data.quantity).gt(0), where).to.equal(true);
         placed.set(data.orderId, new Decimal(data.quantity));
       }
       if (event.type === 'OrderFilled') {
-        expect(placed.has(data.orderId), `${where} fills an unknown order`).to.equal(true);
-        const total = (filled.get(data.orderId) ?? new Decimal(0)).add(data.quantity);
-        expect(total.lte(placed.get(data.orderId)!), `${where} overfills`).to.equal(true);
+        expect(
+          placed.has(data.orderId),
+          `${where} fills an unknown order`,
+        ).to.equal(true);
+        const total = (filled.get(data.orderId) ?? new Decimal(0)).add(
+          data.quantity,
+        );
+        expect(
+          total.lte(placed.get(data.orderId)!),
+          `${where} overfills`,
+        ).to.equal(true);
         filled.set(data.orderId, total);
         if (data.position) {
           for (const field of ['size', 'entryPrice', 'entryFees']) {
-            expect(data.position[field], `${where}.position.${field}`).to.match(DECIMAL);
+            expect(data.position[field], `${where}.position.${field}`).to.match(
+              DECIMAL,
+            );
           }
         }
       }
@@ -402,12 +544,18 @@ describe('fuzzing the real server (e2e)', function () {
 
     // Folding the stream gives exactly the state the engine serves from.
     const folded = foldAccount(
-      stream.map((e) => ({ type: e.type, data: e.data }) as unknown as AccountEvent),
+      stream.map(
+        (e) => ({ type: e.type, data: e.data }) as unknown as AccountEvent,
+      ),
       initialAccountState(),
     );
     const live = server.running.engine.accountState();
-    expect(folded.walletBalance.toFixed()).to.equal(live.walletBalance.toFixed());
-    expect([...folded.openOrders.keys()].sort()).to.deep.equal([...live.openOrders.keys()].sort());
+    expect(folded.walletBalance.toFixed()).to.equal(
+      live.walletBalance.toFixed(),
+    );
+    expect([...folded.openOrders.keys()].sort()).to.deep.equal(
+      [...live.openOrders.keys()].sort(),
+    );
     const positions = (s: typeof live) =>
       [...s.positions.values()].map((p) => [
         p.symbol,

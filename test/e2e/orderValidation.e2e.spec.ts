@@ -48,8 +48,12 @@ describe('bad orders over HTTP (e2e)', () => {
       'timestamp',
     ]);
     expect(res.body.error.code).to.equal(code);
-    expect(res.body.error.message).to.be.a('string').and.not.match(/at .*\.ts/);
-    expect(res.body.error.timestamp).to.match(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+    expect(res.body.error.message)
+      .to.be.a('string')
+      .and.not.match(/at .*\.ts/);
+    expect(res.body.error.timestamp).to.match(
+      /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/,
+    );
     const written = await newEvents(head);
     if (stored === 'nothing') {
       expect(written.map((e) => e.type)).to.deep.equal([]);
@@ -69,7 +73,12 @@ describe('bad orders over HTTP (e2e)', () => {
   });
 
   it('rejects an unknown symbol and lists the supported ones', async () => {
-    const body = await expectError(order({ symbol: 'INVALID' }), 400, 'INVALID_SYMBOL', 'rejection');
+    const body = await expectError(
+      order({ symbol: 'INVALID' }),
+      400,
+      'INVALID_SYMBOL',
+      'rejection',
+    );
     expect(body.error.details.supported_symbols).to.deep.equal([
       'BTCUSDT',
       'ETHUSDT',
@@ -79,13 +88,28 @@ describe('bad orders over HTTP (e2e)', () => {
 
   for (const quantity of [0, -0.001, 0.000001, 1e-12]) {
     it(`rejects quantity ${quantity} with INVALID_QUANTITY`, async () => {
-      await expectError(order({ quantity }), 400, 'INVALID_QUANTITY', 'rejection');
+      await expectError(
+        order({ quantity }),
+        400,
+        'INVALID_QUANTITY',
+        'rejection',
+      );
     });
   }
 
   it('rejects a string where the quantity number belongs, storing nothing', async () => {
-    await expectError(order({ quantity: 'abc' }), 400, 'INVALID_QUANTITY', 'nothing');
-    await expectError(order({ quantity: '0.001' }), 400, 'INVALID_QUANTITY', 'nothing');
+    await expectError(
+      order({ quantity: 'abc' }),
+      400,
+      'INVALID_QUANTITY',
+      'nothing',
+    );
+    await expectError(
+      order({ quantity: '0.001' }),
+      400,
+      'INVALID_QUANTITY',
+      'nothing',
+    );
   });
 
   it('rejects a string price with INVALID_PRICE, storing nothing', async () => {
@@ -98,18 +122,40 @@ describe('bad orders over HTTP (e2e)', () => {
   });
 
   it('rejects missing fields and names them', async () => {
-    const body = await expectError({ symbol: 'BTCUSDT' }, 400, 'INVALID_REQUEST', 'nothing');
-    const fields = body.error.details.errors.map((e: { field: string }) => e.field);
+    const body = await expectError(
+      { symbol: 'BTCUSDT' },
+      400,
+      'INVALID_REQUEST',
+      'nothing',
+    );
+    const fields = body.error.details.errors.map(
+      (e: { field: string }) => e.field,
+    );
     expect(fields).to.include.members(['side', 'type', 'quantity']);
   });
 
   it('rejects unknown fields and a bad side', async () => {
-    await expectError(order({ sidee: 'BUY' }), 400, 'INVALID_REQUEST', 'nothing');
-    await expectError(order({ side: 'buy' }), 400, 'INVALID_REQUEST', 'nothing');
+    await expectError(
+      order({ sidee: 'BUY' }),
+      400,
+      'INVALID_REQUEST',
+      'nothing',
+    );
+    await expectError(
+      order({ side: 'buy' }),
+      400,
+      'INVALID_REQUEST',
+      'nothing',
+    );
   });
 
   it('rejects a body that is not JSON', async () => {
-    await expectError('{"symbol": "BTCUSDT",', 400, 'INVALID_REQUEST', 'nothing');
+    await expectError(
+      '{"symbol": "BTCUSDT",',
+      400,
+      'INVALID_REQUEST',
+      'nothing',
+    );
   });
 
   it('rejects a JSON body that is not an object', async () => {
@@ -118,31 +164,64 @@ describe('bad orders over HTTP (e2e)', () => {
   });
 
   it('rejects a 10 MB body with PAYLOAD_TOO_LARGE', async () => {
-    const huge = JSON.stringify(order({ strategy: 'x'.repeat(10 * 1024 * 1024) }));
+    const huge = JSON.stringify(
+      order({ strategy: 'x'.repeat(10 * 1024 * 1024) }),
+    );
     await expectError(huge, 413, 'PAYLOAD_TOO_LARGE', 'nothing');
   });
 
   it('rejects a body that is not application/json', async () => {
-    await expectError(JSON.stringify(order({})), 415, 'UNSUPPORTED_MEDIA_TYPE', 'nothing', {
-      'content-type': 'text/plain',
-    });
+    await expectError(
+      JSON.stringify(order({})),
+      415,
+      'UNSUPPORTED_MEDIA_TYPE',
+      'nothing',
+      {
+        'content-type': 'text/plain',
+      },
+    );
   });
 
   it('rejects a LIMIT order without a price', async () => {
-    await expectError(order({ type: 'LIMIT' }), 400, 'INVALID_PRICE', 'rejection');
-    await expectError(order({ type: 'LIMIT', price: null }), 400, 'INVALID_PRICE', 'rejection');
+    await expectError(
+      order({ type: 'LIMIT' }),
+      400,
+      'INVALID_PRICE',
+      'rejection',
+    );
+    await expectError(
+      order({ type: 'LIMIT', price: null }),
+      400,
+      'INVALID_PRICE',
+      'rejection',
+    );
   });
 
   it('rejects a stop-loss on the wrong side of a BUY', async () => {
-    await expectError(order({ stop_loss: 1_000_000 }), 400, 'INVALID_PRICE', 'rejection');
+    await expectError(
+      order({ stop_loss: 1_000_000 }),
+      400,
+      'INVALID_PRICE',
+      'rejection',
+    );
   });
 
   it('rejects an order larger than the balance with INSUFFICIENT_BALANCE', async () => {
-    await expectError(order({ quantity: 10 }), 400, 'INSUFFICIENT_BALANCE', 'rejection');
+    await expectError(
+      order({ quantity: 10 }),
+      400,
+      'INSUFFICIENT_BALANCE',
+      'rejection',
+    );
   });
 
   it('rejects a symbol without a fresh price with MARKET_CLOSED', async () => {
-    await expectError(order({ symbol: 'ETHUSDT', quantity: 0.01 }), 503, 'MARKET_CLOSED', 'rejection');
+    await expectError(
+      order({ symbol: 'ETHUSDT', quantity: 0.01 }),
+      503,
+      'MARKET_CLOSED',
+      'rejection',
+    );
   });
 
   it('still trades and stays healthy after all of that', async () => {

@@ -3,7 +3,11 @@ import path from 'node:path';
 import Decimal from 'decimal.js';
 import type { Candle } from '../../domain/market/candle';
 import { addUser } from '../../infrastructure/auth';
-import { startTestServer, tempDataDir, TestServer } from '../support/testServer';
+import {
+  startTestServer,
+  tempDataDir,
+  TestServer,
+} from '../support/testServer';
 
 const HOUR = 3_600_000;
 const D = Date.parse('2024-01-15T00:00:00Z');
@@ -74,7 +78,9 @@ describe('read models over HTTP: scripted day (e2e)', () => {
 
   const get = async (route: string, position?: string) => {
     const sep = route.includes('?') ? '&' : '?';
-    const url = position ? `${route}${sep}wait_for_position=${position}` : route;
+    const url = position
+      ? `${route}${sep}wait_for_position=${position}`
+      : route;
     const res = await server.call('GET', url);
     expect(res.status, JSON.stringify(res.body)).to.equal(200);
     return res;
@@ -84,7 +90,11 @@ describe('read models over HTTP: scripted day (e2e)', () => {
     await ingest(candle('BTCUSDT', 22, '40000'));
     await order({ symbol: 'BTCUSDT', side: 'BUY', quantity: 0.1 });
     await ingest(candle('BTCUSDT', 23, '41000'));
-    const position = await order({ symbol: 'BTCUSDT', side: 'SELL', quantity: 0.1 });
+    const position = await order({
+      symbol: 'BTCUSDT',
+      side: 'SELL',
+      quantity: 0.1,
+    });
 
     const status = (await get('/api/trading/status', position)).body;
     expect(status.daily_pnl).to.equal(91.9);
@@ -188,7 +198,9 @@ describe('read models over HTTP: scripted day (e2e)', () => {
 
   it('lists trades newest first, filtered and limited', async () => {
     const all = (await get('/api/trading/trades')).body.trades;
-    expect(all.map((t: { id: number }) => t.id)).to.deep.equal([7, 6, 5, 4, 3, 2, 1]);
+    expect(all.map((t: { id: number }) => t.id)).to.deep.equal([
+      7, 6, 5, 4, 3, 2, 1,
+    ]);
     expect(all[1]).to.deep.equal({
       id: 6,
       order_id: all[1].order_id,
@@ -205,7 +217,8 @@ describe('read models over HTTP: scripted day (e2e)', () => {
     expect(two.map((t: { id: number }) => t.id)).to.deep.equal([7, 6]);
     const eth = (await get('/api/trading/trades?symbol=ETHUSDT')).body.trades;
     expect(eth.map((t: { id: number }) => t.id)).to.deep.equal([6, 4]);
-    const mr = (await get('/api/trading/trades?strategy=manual&limit=3')).body.trades;
+    const mr = (await get('/api/trading/trades?strategy=manual&limit=3')).body
+      .trades;
     expect(mr.map((t: { id: number }) => t.id)).to.deep.equal([5, 3, 2]);
     const bad = await server.call('GET', '/api/trading/trades?limit=1001');
     expect(bad.status).to.equal(400);
@@ -233,7 +246,12 @@ describe('read models over HTTP: scripted day (e2e)', () => {
   it('defaults to the 24 hours up to the market clock', async () => {
     const points = (await get('/api/trading/performance')).body.performance;
     expect(points).to.have.length(24);
-    expect(points[0]).to.deep.include({ time: '03:00', pnl: 0, equity: 10000, trades: 0 });
+    expect(points[0]).to.deep.include({
+      time: '03:00',
+      pnl: 0,
+      equity: 10000,
+      trades: 0,
+    });
     expect(points[23]).to.deep.include({ time: '02:00', equity: 9979.992 });
   });
 
@@ -241,18 +259,30 @@ describe('read models over HTTP: scripted day (e2e)', () => {
     const four = await get(
       '/api/trading/performance?from=2024-01-15T20:00:00Z&to=2024-01-16T04:00:00Z&interval=4h',
     );
-    expect(four.body.performance.map((p: { timestamp: string }) => {
-      const { timestamp: _t, ...rest } = p as unknown as Record<string, unknown>;
-      return rest;
-    })).to.deep.equal([
+    expect(
+      four.body.performance.map((p: { timestamp: string }) => {
+        const { timestamp: _t, ...rest } = p as unknown as Record<
+          string,
+          unknown
+        >;
+        return rest;
+      }),
+    ).to.deep.equal([
       { time: '20:00', pnl: 91.9, equity: 10091.9, trades: 2 },
       { time: '00:00', pnl: -103.9, equity: 9979.992, trades: 5 },
     ]);
     const day = await get(
       '/api/trading/performance?from=2024-01-15T00:00:00Z&to=2024-01-17T00:00:00Z&interval=1d',
     );
-    expect(day.body.performance.map((p: { pnl: number; trades: number }) => [p.pnl, p.trades]))
-      .to.deep.equal([[91.9, 2], [-103.9, 5]]);
+    expect(
+      day.body.performance.map((p: { pnl: number; trades: number }) => [
+        p.pnl,
+        p.trades,
+      ]),
+    ).to.deep.equal([
+      [91.9, 2],
+      [-103.9, 5],
+    ]);
   });
 
   it('rejects bad performance parameters with INVALID_REQUEST', async () => {
@@ -301,7 +331,8 @@ describe('read models over HTTP: scripted day (e2e)', () => {
         type: 'drawdown',
         severity: 'critical',
         // (10091.9 − 9988) / 10091.9 after fill 6
-        message: 'Drawdown of 1.03% from the peak of 10091.9 exceeds the 1% limit',
+        message:
+          'Drawdown of 1.03% from the peak of 10091.9 exceeds the 1% limit',
         timestamp: '2024-01-16T01:00:00Z',
         symbol: null,
       },
@@ -319,22 +350,26 @@ describe('read models over HTTP: scripted day (e2e)', () => {
     const head = await server.running.store.headPosition();
     const ok = await get('/api/trading/positions', head.toString());
     expect(BigInt(ok.headers.get('x-mirai-position')!) >= head).to.equal(true);
-    const late = await server.call(
-      'GET',
-      '/api/trading/positions',
-      undefined,
-      { 'X-Mirai-Wait-For': (head + 1000n).toString() },
-    );
+    const late = await server.call('GET', '/api/trading/positions', undefined, {
+      'X-Mirai-Wait-For': (head + 1000n).toString(),
+    });
     expect(late.status).to.equal(503);
-    expect(late.body.error.details.wait_for_position).to.equal((head + 1000n).toString());
-    const bad = await server.call('GET', '/api/trading/status?wait_for_position=-1');
+    expect(late.body.error.details.wait_for_position).to.equal(
+      (head + 1000n).toString(),
+    );
+    const bad = await server.call(
+      'GET',
+      '/api/trading/status?wait_for_position=-1',
+    );
     expect(bad.status).to.equal(400);
   });
 
   it('caches answers, drops them when a read model changes, and by pattern', async () => {
     const stats = async () =>
       (await server.call('GET', '/api/performance/cache/stats')).body.data;
-    await server.call('POST', '/api/performance/cache/invalidate', { pattern: '*' });
+    await server.call('POST', '/api/performance/cache/invalidate', {
+      pattern: '*',
+    });
     const before = await stats();
     await get('/api/trading/positions');
     await get('/api/trading/positions');
@@ -352,25 +387,43 @@ describe('read models over HTTP: scripted day (e2e)', () => {
     );
 
     await get('/api/trading/status');
-    const dropped = await server.call('POST', '/api/performance/cache/invalidate', {
-      pattern: 'status',
-    });
+    const dropped = await server.call(
+      'POST',
+      '/api/performance/cache/invalidate',
+      {
+        pattern: 'status',
+      },
+    );
     expect(dropped.body).to.deep.equal({
       status: 'success',
       data: { pattern: 'status', invalidated: 1 },
     });
-    const bad = await server.call('POST', '/api/performance/cache/invalidate', {});
+    const bad = await server.call(
+      'POST',
+      '/api/performance/cache/invalidate',
+      {},
+    );
     expect(bad.status).to.equal(400);
   });
 
   it('lets only an admin invalidate the cache', async () => {
-    await addUser(path.join(dataDir, 'users.json'), 'trader1', 'trader-password-1', 'trader');
+    await addUser(
+      path.join(dataDir, 'users.json'),
+      'trader1',
+      'trader-password-1',
+      'trader',
+    );
     const login = await fetch(`${server.url}/auth/token`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ username: 'trader1', password: 'trader-password-1' }),
+      body: JSON.stringify({
+        username: 'trader1',
+        password: 'trader-password-1',
+      }),
     });
-    const { access_token: token } = (await login.json()) as { access_token: string };
+    const { access_token: token } = (await login.json()) as {
+      access_token: string;
+    };
     const res = await server.call(
       'POST',
       '/api/performance/cache/invalidate',
@@ -378,11 +431,14 @@ describe('read models over HTTP: scripted day (e2e)', () => {
       { authorization: `Bearer ${token}` },
     );
     expect(res.status).to.equal(403);
-    const anonymous = await fetch(`${server.url}/api/performance/cache/invalidate`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ pattern: '*' }),
-    });
+    const anonymous = await fetch(
+      `${server.url}/api/performance/cache/invalidate`,
+      {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ pattern: '*' }),
+      },
+    );
     expect(anonymous.status).to.equal(401);
   });
 
@@ -391,9 +447,20 @@ describe('read models over HTTP: scripted day (e2e)', () => {
     await get('/api/trading/status', head);
     const res = await server.call('GET', '/api/performance/summary');
     const data = res.body.data;
-    expect(data.cache_performance).to.have.keys('hit_rate', 'total_requests', 'memory_items');
+    expect(data.cache_performance).to.have.keys(
+      'hit_rate',
+      'total_requests',
+      'memory_items',
+    );
     expect(data.event_store.head_position).to.equal(head);
-    for (const name of ['market', 'positions', 'account', 'performance', 'roundTrips', 'system']) {
+    for (const name of [
+      'market',
+      'positions',
+      'account',
+      'performance',
+      'roundTrips',
+      'system',
+    ]) {
       expect(data.projections[name], name).to.deep.equal({
         state: 'running',
         checkpoint: head,

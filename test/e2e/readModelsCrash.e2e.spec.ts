@@ -2,10 +2,22 @@ import { expect } from 'chai';
 import { ChildProcess, spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import path from 'node:path';
-import { InMemoryEventStore, SqliteEventStore } from '../../infrastructure/eventStore';
-import { createProjections, openReadModelDb, replayFromZero } from '../../projections';
+import {
+  InMemoryEventStore,
+  SqliteEventStore,
+} from '../../infrastructure/eventStore';
+import {
+  createProjections,
+  openReadModelDb,
+  replayFromZero,
+} from '../../projections';
 import { snapshot } from '../projections/support';
-import { ADMIN_PASSWORD, MARKET_DATA, startTestServer, tempDataDir } from '../support/testServer';
+import {
+  ADMIN_PASSWORD,
+  MARKET_DATA,
+  startTestServer,
+  tempDataDir,
+} from '../support/testServer';
 
 const ROOT = path.resolve(__dirname, '../..');
 
@@ -90,10 +102,20 @@ describe('read models survive SIGKILL mid-projection (e2e)', function () {
       const side = i % 2 === 0 ? 'BUY' : 'SELL';
       await fetch(`${url}/api/trading/order`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-        body: JSON.stringify({ symbol: 'BTCUSDT', side, type: 'MARKET', quantity: 0.01 }),
+        headers: {
+          'content-type': 'application/json',
+          authorization: `Bearer ${token}`,
+        },
+        body: JSON.stringify({
+          symbol: 'BTCUSDT',
+          side,
+          type: 'MARKET',
+          quantity: 0.01,
+        }),
       }).then((r) => r.text());
-      const summary = (await (await fetch(`${url}/api/performance/summary`)).json()) as {
+      const summary = (await (
+        await fetch(`${url}/api/performance/summary`)
+      ).json()) as {
         data: { event_store: { head_position: string } };
       };
       head = Number(summary.data.event_store.head_position);
@@ -108,16 +130,24 @@ describe('read models survive SIGKILL mid-projection (e2e)', function () {
     const server = await startTestServer({ dataDir, feed: { kind: 'none' } });
     const storeHead = await server.running.store.headPosition();
     expect(Number(storeHead)).to.be.at.least(head);
-    expect(await server.running.projections.waitFor(storeHead, 30_000)).to.equal(true);
+    expect(
+      await server.running.projections.waitFor(storeHead, 30_000),
+    ).to.equal(true);
     const trades = await server.call('GET', '/api/trading/trades?limit=1000');
     expect(trades.body.trades.length).to.be.above(10);
     await server.running.close();
 
     // 5. Compare with a rebuild from position 0 of the same events.
-    const store = new SqliteEventStore({ path: path.join(dataDir, 'events.db') });
+    const store = new SqliteEventStore({
+      path: path.join(dataDir, 'events.db'),
+    });
     const rebuilt = openReadModelDb(':memory:');
     // Alerts were already raised: the rebuild's manager must not append.
-    await replayFromZero(store, rebuilt, createProjections(new InMemoryEventStore()));
+    await replayFromZero(
+      store,
+      rebuilt,
+      createProjections(new InMemoryEventStore()),
+    );
     const resumed = openReadModelDb(path.join(dataDir, 'readmodels.db'));
     const expected = snapshot(rebuilt);
     const actual = snapshot(resumed);

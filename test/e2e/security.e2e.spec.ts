@@ -4,7 +4,11 @@ import path from 'node:path';
 import { addUser, type Role } from '../../infrastructure/auth';
 import { silentLogger } from '../../infrastructure/logging/logger';
 import { type RunningMirai, startMirai } from '../../server';
-import { ADMIN_PASSWORD, MARKET_DATA, tempDataDir } from '../support/testServer';
+import {
+  ADMIN_PASSWORD,
+  MARKET_DATA,
+  tempDataDir,
+} from '../support/testServer';
 
 interface Reply {
   status: number;
@@ -38,7 +42,11 @@ describe('security through the real server (e2e)', () => {
   const request = async (
     method: string,
     route: string,
-    { token, body, headers = {} }: {
+    {
+      token,
+      body,
+      headers = {},
+    }: {
       token?: string;
       body?: unknown;
       headers?: Record<string, string>;
@@ -60,7 +68,12 @@ describe('security through the real server (e2e)', () => {
     } catch {
       parsed = undefined;
     }
-    return { status: response.status, body: parsed, text, headers: response.headers };
+    return {
+      status: response.status,
+      body: parsed,
+      text,
+      headers: response.headers,
+    };
   };
 
   const login = async (username: string, password = PASSWORD) => {
@@ -94,7 +107,11 @@ describe('security through the real server (e2e)', () => {
   });
 
   // A BUY LIMIT far below the market rests until cancelled.
-  const restingOrder = { ...marketOrder('BUY', 0.01), type: 'LIMIT', price: 1000 };
+  const restingOrder = {
+    ...marketOrder('BUY', 0.01),
+    type: 'LIMIT',
+    price: 1000,
+  };
 
   before(async () => {
     // Users may be added before start: the file is read on every login.
@@ -159,7 +176,10 @@ describe('security through the real server (e2e)', () => {
         });
         if (allowed(traders, role)) {
           expect(res.status, res.text).to.equal(200);
-          expect(res.body).to.deep.equal({ order_id: orderId, status: 'CANCELLED' });
+          expect(res.body).to.deep.equal({
+            order_id: orderId,
+            status: 'CANCELLED',
+          });
         } else {
           expectError(res, 403, 'FORBIDDEN');
           await request('DELETE', `/api/trading/orders/${orderId}`, {
@@ -208,7 +228,9 @@ describe('security through the real server (e2e)', () => {
     }
 
     it('opens reads without a token by default, but never writes', async () => {
-      expect((await request('GET', '/api/trading/positions')).status).to.equal(200);
+      expect((await request('GET', '/api/trading/positions')).status).to.equal(
+        200,
+      );
       expectError(
         await request('POST', '/api/trading/order', { body: marketOrder() }),
         401,
@@ -240,11 +262,9 @@ describe('security through the real server (e2e)', () => {
         token: tokens.auditor,
       });
       expect(first.status).to.equal(200);
-      expect(first.body.events.map((e: any) => e.global_position)).to.deep.equal([
-        '1',
-        '2',
-        '3',
-      ]);
+      expect(
+        first.body.events.map((e: any) => e.global_position),
+      ).to.deep.equal(['1', '2', '3']);
       for (const event of first.body.events) {
         expect(Object.keys(event)).to.deep.equal([
           'stream_id',
@@ -260,17 +280,21 @@ describe('security through the real server (e2e)', () => {
       const next = await request('GET', '/api/events?from=4&limit=2', {
         token: tokens.auditor,
       });
-      expect(next.body.events.map((e: any) => e.global_position)).to.deep.equal([
-        '4',
-        '5',
-      ]);
-      const stored = await mirai.store.readAll({ fromPosition: 4n, maxCount: 2 });
+      expect(next.body.events.map((e: any) => e.global_position)).to.deep.equal(
+        ['4', '5'],
+      );
+      const stored = await mirai.store.readAll({
+        fromPosition: 4n,
+        maxCount: 2,
+      });
       expect(next.body.events[1].type).to.equal(stored[1].type);
       expect(next.body.events[1].data).to.deep.equal(stored[1].data);
     });
 
     it('defaults to 100 events from the start', async () => {
-      const res = await request('GET', '/api/events', { token: tokens.auditor });
+      const res = await request('GET', '/api/events', {
+        token: tokens.auditor,
+      });
       expect(res.body.events).to.have.length(100);
       expect(res.body.events[0].global_position).to.equal('1');
     });
@@ -311,7 +335,9 @@ describe('security through the real server (e2e)', () => {
     before(async () => {
       await freshMinute();
       const [, payload] = tokens.trader!.split('.');
-      secretlessClaims = JSON.parse(Buffer.from(payload, 'base64url').toString());
+      secretlessClaims = JSON.parse(
+        Buffer.from(payload, 'base64url').toString(),
+      );
     });
 
     const base64url = (value: unknown) =>
@@ -321,10 +347,16 @@ describe('security through the real server (e2e)', () => {
       malformed: () => 'not.a.token',
       'malformed (garbage)': () => 'abc',
       'wrong signature': () =>
-        jwt.sign(secretlessClaims, 'someone-elses-secret', { algorithm: 'HS256' }),
+        jwt.sign(secretlessClaims, 'someone-elses-secret', {
+          algorithm: 'HS256',
+        }),
       'tampered role': () => {
         const [header, , signature] = tokens.viewer!.split('.');
-        return [header, base64url({ ...secretlessClaims, role: 'admin' }), signature].join('.');
+        return [
+          header,
+          base64url({ ...secretlessClaims, role: 'admin' }),
+          signature,
+        ].join('.');
       },
       'alg none': () =>
         `${base64url({ alg: 'none', typ: 'JWT' })}.${base64url(secretlessClaims)}.`,
@@ -340,9 +372,15 @@ describe('security through the real server (e2e)', () => {
           body: marketOrder(),
         });
         expectError(write, 401, 'UNAUTHORIZED');
-        expect(write.headers.get('www-authenticate')).to.contain('invalid_token');
+        expect(write.headers.get('www-authenticate')).to.contain(
+          'invalid_token',
+        );
         // A presented token that fails is refused even on an open read.
-        expectError(await request('GET', '/api/trading/positions', { token }), 401, 'UNAUTHORIZED');
+        expectError(
+          await request('GET', '/api/trading/positions', { token }),
+          401,
+          'UNAUTHORIZED',
+        );
       });
     }
 
@@ -387,8 +425,12 @@ describe('security through the real server (e2e)', () => {
         const res = await request('GET', '/');
         expect(res.status).to.equal(200);
         expect(res.headers.get('x-ratelimit-limit')).to.equal('100');
-        expect(res.headers.get('x-ratelimit-remaining')).to.equal(String(100 - i));
-        expect(res.headers.get('x-ratelimit-reset')).to.equal(String(windowEnd));
+        expect(res.headers.get('x-ratelimit-remaining')).to.equal(
+          String(100 - i),
+        );
+        expect(res.headers.get('x-ratelimit-reset')).to.equal(
+          String(windowEnd),
+        );
         expect(res.headers.get('retry-after')).to.equal(null);
       }
 
@@ -396,7 +438,9 @@ describe('security through the real server (e2e)', () => {
       expectError(limited, 429, 'RATE_LIMITED');
       expect(limited.headers.get('x-ratelimit-limit')).to.equal('100');
       expect(limited.headers.get('x-ratelimit-remaining')).to.equal('0');
-      expect(limited.headers.get('x-ratelimit-reset')).to.equal(String(windowEnd));
+      expect(limited.headers.get('x-ratelimit-reset')).to.equal(
+        String(windowEnd),
+      );
       expect(limited.headers.get('retry-after')).to.equal('60');
       // Health probes are never limited, so monitoring keeps working.
       const health = await request('GET', '/api/health');
@@ -426,7 +470,9 @@ describe('security through the real server (e2e)', () => {
         });
         expect(res.status, res.text).to.equal(200);
         expect(res.headers.get('x-ratelimit-limit')).to.equal('50');
-        expect(res.headers.get('x-ratelimit-remaining')).to.equal(String(50 - i));
+        expect(res.headers.get('x-ratelimit-remaining')).to.equal(
+          String(50 - i),
+        );
       }
       const head = await mirai.store.headPosition();
       const limited = await request('POST', '/api/trading/order', {
@@ -464,17 +510,26 @@ describe('security through the real server (e2e)', () => {
     const scrape = async () => {
       const res = await request('GET', '/api/metrics');
       expect(res.status).to.equal(200);
-      expect(res.headers.get('content-type')).to.match(/^text\/plain; version=0\.0\.4/);
+      expect(res.headers.get('content-type')).to.match(
+        /^text\/plain; version=0\.0\.4/,
+      );
       return res.text;
     };
 
     /** The value of a sample with exactly these labels; 0 when absent. */
-    const sampleValue = (text: string, name: string, labels: Record<string, string>) => {
+    const sampleValue = (
+      text: string,
+      name: string,
+      labels: Record<string, string>,
+    ) => {
       for (const line of text.split('\n')) {
         const match = /^([^{ ]+)(?:\{(.*)\})? (\S+)/.exec(line);
         if (!match || match[1] !== name) continue;
         const found = Object.fromEntries(
-          [...(match[2] ?? '').matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1], m[2]]),
+          [...(match[2] ?? '').matchAll(/(\w+)="([^"]*)"/g)].map((m) => [
+            m[1],
+            m[2],
+          ]),
         );
         const sorted = (o: object) => JSON.stringify(Object.entries(o).sort());
         if (sorted(found) === sorted(labels)) {
@@ -493,13 +548,21 @@ describe('security through the real server (e2e)', () => {
         expect(line, 'not exposition format').to.match(pattern);
       }
       expect(text).to.contain('# TYPE trading_orders_total counter\n');
-      expect(text).to.contain('# TYPE http_request_duration_seconds histogram\n');
-      expect(text).to.contain('# TYPE process_cpu_user_seconds_total counter\n');
+      expect(text).to.contain(
+        '# TYPE http_request_duration_seconds histogram\n',
+      );
+      expect(text).to.contain(
+        '# TYPE process_cpu_user_seconds_total counter\n',
+      );
     });
 
     it('counts exactly the filled orders placed', async () => {
       const labels = { symbol: 'BTCUSDT', side: 'buy', status: 'filled' };
-      const before = sampleValue(await scrape(), 'trading_orders_total', labels);
+      const before = sampleValue(
+        await scrape(),
+        'trading_orders_total',
+        labels,
+      );
       for (let i = 0; i < 7; i++) {
         const res = await request('POST', '/api/trading/order', {
           token: tokens.trader,
@@ -517,7 +580,9 @@ describe('security through the real server (e2e)', () => {
         body: restingOrder,
       });
       const text = await scrape();
-      expect(sampleValue(text, 'trading_orders_total', labels)).to.equal(before + 7);
+      expect(sampleValue(text, 'trading_orders_total', labels)).to.equal(
+        before + 7,
+      );
       expect(text).to.match(
         /^trading_orders_total\{symbol="BTCUSDT",side="buy",status="filled"\} \d+$/m,
       );
@@ -534,7 +599,9 @@ describe('security through the real server (e2e)', () => {
         expect(res.headers.get('x-content-type-options')).to.equal('nosniff');
         expect(res.headers.get('x-frame-options')).to.equal('DENY');
         expect(res.headers.get('referrer-policy')).to.equal('no-referrer');
-        expect(res.headers.get('content-security-policy')).to.contain("default-src 'none'");
+        expect(res.headers.get('content-security-policy')).to.contain(
+          "default-src 'none'",
+        );
       }
     });
 
@@ -558,7 +625,9 @@ describe('security through the real server (e2e)', () => {
     it('answers an unknown route 404 NOT_FOUND in the documented format', async () => {
       const res = await request('GET', '/api/nope');
       expectError(res, 404, 'NOT_FOUND');
-      expect(res.body.error.timestamp).to.match(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+      expect(res.body.error.timestamp).to.match(
+        /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/,
+      );
     });
 
     it('allows the configured CORS origin and no other', async () => {
@@ -566,16 +635,26 @@ describe('security through the real server (e2e)', () => {
         headers: { origin: ORIGIN, 'access-control-request-method': 'POST' },
       });
       expect(preflight.status).to.equal(204);
-      expect(preflight.headers.get('access-control-allow-origin')).to.equal(ORIGIN);
-      expect(preflight.headers.get('access-control-allow-headers')).to.contain('Authorization');
+      expect(preflight.headers.get('access-control-allow-origin')).to.equal(
+        ORIGIN,
+      );
+      expect(preflight.headers.get('access-control-allow-headers')).to.contain(
+        'Authorization',
+      );
 
-      const simple = await request('GET', '/api/health', { headers: { origin: ORIGIN } });
-      expect(simple.headers.get('access-control-allow-origin')).to.equal(ORIGIN);
+      const simple = await request('GET', '/api/health', {
+        headers: { origin: ORIGIN },
+      });
+      expect(simple.headers.get('access-control-allow-origin')).to.equal(
+        ORIGIN,
+      );
 
       const stranger = await request('GET', '/api/health', {
         headers: { origin: 'https://evil.mirai.test' },
       });
-      expect(stranger.headers.get('access-control-allow-origin')).to.equal(null);
+      expect(stranger.headers.get('access-control-allow-origin')).to.equal(
+        null,
+      );
     });
 
     it('refuses a non-JSON body 415 and an oversized one 413', async () => {

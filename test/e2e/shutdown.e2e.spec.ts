@@ -5,7 +5,11 @@ import path from 'node:path';
 import { accountStream } from '../../domain/account';
 import { silentLogger } from '../../infrastructure/logging/logger';
 import { startMirai } from '../../server';
-import { ADMIN_PASSWORD, MARKET_DATA, tempDataDir } from '../support/testServer';
+import {
+  ADMIN_PASSWORD,
+  MARKET_DATA,
+  tempDataDir,
+} from '../support/testServer';
 
 const REPO = path.resolve(__dirname, '../..');
 const ORDERS = 200;
@@ -43,7 +47,9 @@ const waitForLog = (child: ChildProcess, msg: string, timeoutMs = 15_000) =>
       buffered = buffered.slice(buffered.lastIndexOf('\n') + 1);
     };
     child.stdout!.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`server exited early (${code})`)));
+    child.once('exit', (code) =>
+      reject(new Error(`server exited early (${code})`)),
+    );
   });
 
 type Outcome =
@@ -66,7 +72,8 @@ describe('graceful shutdown on SIGTERM during a burst of orders (e2e)', function
   const outcomes: Outcome[] = [];
 
   after(() => {
-    if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    if (child && child.exitCode === null && child.signalCode === null)
+      child.kill('SIGKILL');
   });
 
   it('finishes in-flight orders and exits 0', async () => {
@@ -74,14 +81,23 @@ describe('graceful shutdown on SIGTERM during a burst of orders (e2e)', function
     child = spawn(
       process.execPath,
       [
-        '--import', 'tsx', 'main.ts', 'serve',
-        '--port', String(port),
-        '--data-dir', dataDir,
-        '--data', path.join(MARKET_DATA, 'BTC_USDT-1h.json'),
-        '--max-candles', '200',
+        '--import',
+        'tsx',
+        'main.ts',
+        'serve',
+        '--port',
+        String(port),
+        '--data-dir',
+        dataDir,
+        '--data',
+        path.join(MARKET_DATA, 'BTC_USDT-1h.json'),
+        '--max-candles',
+        '200',
         // The burst is about shutdown, not rate limits: raised past it.
-        '--trading-limit', '100000',
-        '--public-limit', '100000',
+        '--trading-limit',
+        '100000',
+        '--public-limit',
+        '100000',
       ],
       {
         cwd: REPO,
@@ -110,7 +126,9 @@ describe('graceful shutdown on SIGTERM during a burst of orders (e2e)', function
       body: JSON.stringify({ username: 'admin', password: ADMIN_PASSWORD }),
     });
     expect(login.status).to.equal(200);
-    const { access_token: token } = (await login.json()) as { access_token: string };
+    const { access_token: token } = (await login.json()) as {
+      access_token: string;
+    };
 
     let next = 0;
     let signalled = false;
@@ -131,10 +149,14 @@ describe('graceful shutdown on SIGTERM during a burst of orders (e2e)', function
           }),
         });
         const body = (await res.json()) as { order_id?: string };
-        if (res.status === 200 && body.order_id) return { kind: 'ok', orderId: body.order_id };
+        if (res.status === 200 && body.order_id)
+          return { kind: 'ok', orderId: body.order_id };
         return { kind: 'status', status: res.status };
       } catch (error) {
-        return { kind: 'failed', error: String((error as Error).cause ?? error) };
+        return {
+          kind: 'failed',
+          error: String((error as Error).cause ?? error),
+        };
       }
     };
     const worker = async () => {
@@ -166,7 +188,8 @@ describe('graceful shutdown on SIGTERM during a burst of orders (e2e)', function
     expect(ok).to.be.at.least(SIGTERM_AFTER - CONCURRENCY);
     expect(ok).to.be.below(ORDERS);
     for (const outcome of outcomes) {
-      if (outcome.kind === 'status') expect.fail(`order answered ${outcome.status}`);
+      if (outcome.kind === 'status')
+        expect.fail(`order answered ${outcome.status}`);
     }
   });
 
@@ -186,18 +209,24 @@ describe('graceful shutdown on SIGTERM during a burst of orders (e2e)', function
       const filled = new Set<string>();
       for (const event of events) {
         const data = event.data as { orderId: string; orderType?: string };
-        if (event.type === 'OrderPlaced') placed.set(data.orderId, data.orderType!);
+        if (event.type === 'OrderPlaced')
+          placed.set(data.orderId, data.orderType!);
         if (event.type === 'OrderFilled') filled.add(data.orderId);
       }
 
-      const answered = outcomes.flatMap((o) => (o.kind === 'ok' ? [o.orderId] : []));
+      const answered = outcomes.flatMap((o) =>
+        o.kind === 'ok' ? [o.orderId] : [],
+      );
       for (const orderId of answered) {
         expect(placed.has(orderId), `OrderPlaced of ${orderId}`).to.equal(true);
         expect(filled.has(orderId), `OrderFilled of ${orderId}`).to.equal(true);
       }
       for (const [orderId, type] of placed) {
         if (type === 'MARKET') {
-          expect(filled.has(orderId), `MARKET ${orderId} placed but not filled`).to.equal(true);
+          expect(
+            filled.has(orderId),
+            `MARKET ${orderId} placed but not filled`,
+          ).to.equal(true);
         }
       }
       // In-flight orders were finished and answered: the store holds no

@@ -132,10 +132,9 @@ describe('server trading on real market data (e2e)', () => {
     const expected = Math.min(crossing[1], limitPrice);
 
     const trades = await server.call('GET', '/api/trading/trades?limit=10');
-    expect(trades.body.trades.map((t: { price: number }) => t.price)).to.deep.equal([
-      expected,
-      marketPrice,
-    ]);
+    expect(
+      trades.body.trades.map((t: { price: number }) => t.price),
+    ).to.deep.equal([expected, marketPrice]);
     expect(trades.body.trades[0].timestamp).to.equal(
       new Date(crossing[0] + 3_600_000).toISOString().replace('.000Z', 'Z'),
     );
@@ -154,23 +153,32 @@ describe('server trading on real market data (e2e)', () => {
     const tradesBefore = (await server.call('GET', '/api/trading/trades')).body;
     await server.running.close();
     server = await startTestServer({ ...settings, feed: { kind: 'none' } });
-    expect((await server.call('GET', '/api/trading/positions')).body).to.deep.equal(
-      positionsBeforeRestart,
-    );
-    expect((await server.call('GET', '/api/trading/trades')).body).to.deep.equal(
-      tradesBefore,
-    );
+    expect(
+      (await server.call('GET', '/api/trading/positions')).body,
+    ).to.deep.equal(positionsBeforeRestart);
+    expect(
+      (await server.call('GET', '/api/trading/trades')).body,
+    ).to.deep.equal(tradesBefore);
   });
 
   it('filters trades by symbol and strategy and caps the limit', async () => {
-    const btc = await server.call('GET', '/api/trading/trades?symbol=BTCUSDT&limit=1');
+    const btc = await server.call(
+      'GET',
+      '/api/trading/trades?symbol=BTCUSDT&limit=1',
+    );
     expect(btc.body.trades).to.have.length(1);
     const eth = await server.call('GET', '/api/trading/trades?symbol=ETHUSDT');
     expect(eth.body.trades).to.deep.equal([]);
-    const other = await server.call('GET', '/api/trading/trades?strategy=grid_trading');
+    const other = await server.call(
+      'GET',
+      '/api/trading/trades?strategy=grid_trading',
+    );
     expect(other.body.trades).to.deep.equal([]);
     for (const limit of ['0', '1001', 'abc', '1.5', '-1']) {
-      const res = await server.call('GET', `/api/trading/trades?limit=${limit}`);
+      const res = await server.call(
+        'GET',
+        `/api/trading/trades?limit=${limit}`,
+      );
       expect(res.status, limit).to.equal(400);
       expect(res.body.error.code).to.equal('INVALID_REQUEST');
     }

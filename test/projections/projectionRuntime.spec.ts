@@ -23,13 +23,18 @@ class CountingProjection implements Projection {
   ) {}
 
   setup(db: ReadModelDb) {
-    db.exec(`CREATE TABLE IF NOT EXISTS ${this.name} (type TEXT PRIMARY KEY, n INTEGER)`);
+    db.exec(
+      `CREATE TABLE IF NOT EXISTS ${this.name} (type TEXT PRIMARY KEY, n INTEGER)`,
+    );
   }
   reset(db: ReadModelDb) {
     db.exec(`DELETE FROM ${this.name}`);
   }
   load(db: ReadModelDb) {
-    const rows = db.prepare(`SELECT * FROM ${this.name}`).all() as { type: string; n: number }[];
+    const rows = db.prepare(`SELECT * FROM ${this.name}`).all() as {
+      type: string;
+      n: number;
+    }[];
     this.counts = new Map(rows.map((r) => [r.type, r.n]));
   }
   fold(event: RecordedEvent) {
@@ -39,28 +44,37 @@ class CountingProjection implements Projection {
     return true;
   }
   flush(db: ReadModelDb) {
-    const upsert = db.prepare(`INSERT OR REPLACE INTO ${this.name} VALUES (?, ?)`);
+    const upsert = db.prepare(
+      `INSERT OR REPLACE INTO ${this.name} VALUES (?, ?)`,
+    );
     for (const [type, n] of this.counts) upsert.run(type, n);
   }
 }
 
 const count = (db: ReadModelDb, table: string) =>
   Object.fromEntries(
-    (db.prepare(`SELECT * FROM ${table}`).all() as { type: string; n: number }[]).map((r) => [
-      r.type,
-      r.n,
-    ]),
+    (
+      db.prepare(`SELECT * FROM ${table}`).all() as {
+        type: string;
+        n: number;
+      }[]
+    ).map((r) => [r.type, r.n]),
   );
 
 const appendEvents = async (store: InMemoryEventStore, types: string[]) => {
-  for (const type of types) await store.append('s', [{ type, data: {} }], 'any');
+  for (const type of types)
+    await store.append('s', [{ type, data: {} }], 'any');
 };
 
 describe('ProjectionRuntime', () => {
   it('folds live events and commits them with the checkpoint', async () => {
     const store = new InMemoryEventStore();
     const db = openReadModelDb(':memory:');
-    const runtime = new ProjectionRuntime({ store, db, projections: [new CountingProjection('a')] });
+    const runtime = new ProjectionRuntime({
+      store,
+      db,
+      projections: [new CountingProjection('a')],
+    });
     runtime.start();
     await appendEvents(store, ['X', 'Y', 'X']);
     expect(await runtime.waitFor(3n, 1000)).to.equal(true);
@@ -88,10 +102,17 @@ describe('ProjectionRuntime', () => {
 
   it('resumes after a restart from its checkpoint, folding nothing twice', async () => {
     const store = new InMemoryEventStore();
-    const file = join(mkdtempSync(join(tmpdir(), 'mirai-rm-')), 'readmodels.db');
+    const file = join(
+      mkdtempSync(join(tmpdir(), 'mirai-rm-')),
+      'readmodels.db',
+    );
     await appendEvents(store, ['X', 'Y']);
     let db = openReadModelDb(file);
-    let runtime = new ProjectionRuntime({ store, db, projections: [new CountingProjection('a')] });
+    let runtime = new ProjectionRuntime({
+      store,
+      db,
+      projections: [new CountingProjection('a')],
+    });
     runtime.start();
     await runtime.waitFor(2n, 1000);
     await runtime.stop();
@@ -117,7 +138,10 @@ describe('ProjectionRuntime', () => {
     const runtime = new ProjectionRuntime({
       store,
       db,
-      projections: [new CountingProjection('bad', 'Boom'), new CountingProjection('good')],
+      projections: [
+        new CountingProjection('bad', 'Boom'),
+        new CountingProjection('good'),
+      ],
       log: { info: () => undefined, error: (msg) => lines.push(msg) },
       batchSize: 1,
     });
@@ -125,7 +149,9 @@ describe('ProjectionRuntime', () => {
     await appendEvents(store, ['X', 'Boom', 'Y']);
     expect(await runtime.waitFor(3n, 1000, ['good'])).to.equal(true);
     expect(await runtime.waitFor(3n, 1000, ['bad'])).to.equal(false);
-    expect(lines).to.deep.equal(['projection bad stopped at event 2 (Boom): cannot fold this']);
+    expect(lines).to.deep.equal([
+      'projection bad stopped at event 2 (Boom): cannot fold this',
+    ]);
     const bad = runtime.statuses().find((s) => s.name === 'bad')!;
     expect(bad.state).to.equal('failed');
     expect(bad.checkpoint).to.equal(1n);

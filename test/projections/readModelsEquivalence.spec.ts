@@ -1,6 +1,9 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
-import { defaultEngineConfig, TradingEngine } from '../../application/tradingEngine';
+import {
+  defaultEngineConfig,
+  TradingEngine,
+} from '../../application/tradingEngine';
 import type { Candle } from '../../domain/market/candle';
 import { Decimal } from '../../domain/money';
 import { InMemoryEventStore } from '../../infrastructure/eventStore';
@@ -41,7 +44,11 @@ const step: fc.Arbitrary<Step> = fc.oneof(
     kind: fc.constant('order' as const),
     symbol: fc.constantFrom(0 as const, 1 as const),
     side: fc.constantFrom('BUY' as const, 'SELL' as const),
-    type: fc.constantFrom('MARKET' as const, 'MARKET' as const, 'LIMIT' as const),
+    type: fc.constantFrom(
+      'MARKET' as const,
+      'MARKET' as const,
+      'LIMIT' as const,
+    ),
     // Zero lots is a rejected order.
     lots: fc.integer({ min: 0, max: 5 }),
     offsetPct: fc.integer({ min: -3, max: 3 }),
@@ -109,7 +116,7 @@ const foldLive = async (store: InMemoryEventStore, deliverTwice: boolean) => {
   });
   runtime.start();
   // The alerts manager may append: wait until nothing moves any more.
-  for (let head = -1n; head !== (await store.headPosition()); ) {
+  for (let head = -1n; head !== (await store.headPosition());) {
     head = await store.headPosition();
     expect(await runtime.waitFor(head, 5000)).to.equal(true);
   }
@@ -125,25 +132,30 @@ describe('read models: live, duplicated and rebuilt folds agree (property)', () 
   it('holds for random candle and order sequences', async () => {
     const seen = { trades: 0, alerts: 0, openOrders: 0 };
     await fc.assert(
-      fc.asyncProperty(fc.array(step, { minLength: 1, maxLength: 40 }), async (steps) => {
-        const store = await play(steps);
-        const live = await foldLive(store, false);
-        const twice = await foldLive(store, true);
+      fc.asyncProperty(
+        fc.array(step, { minLength: 1, maxLength: 40 }),
+        async (steps) => {
+          const store = await play(steps);
+          const live = await foldLive(store, false);
+          const twice = await foldLive(store, true);
 
-        const rebuiltDb = openReadModelDb(':memory:');
-        await replayFromZero(store, rebuiltDb, createProjections(store), { pageSize: 5 });
+          const rebuiltDb = openReadModelDb(':memory:');
+          await replayFromZero(store, rebuiltDb, createProjections(store), {
+            pageSize: 5,
+          });
 
-        const expected = snapshot(live.db);
-        seen.trades += expected.trades.length;
-        seen.alerts += expected.alerts.length;
-        seen.openOrders += expected.account_open_orders.length;
-        expect(snapshot(twice.db)).to.deep.equal(expected);
-        expect(snapshot(rebuiltDb)).to.deep.equal(expected);
-        await live.runtime.rebuild();
-        expect(snapshot(live.db)).to.deep.equal(expected);
-        await live.runtime.stop();
-        await twice.runtime.stop();
-      }),
+          const expected = snapshot(live.db);
+          seen.trades += expected.trades.length;
+          seen.alerts += expected.alerts.length;
+          seen.openOrders += expected.account_open_orders.length;
+          expect(snapshot(twice.db)).to.deep.equal(expected);
+          expect(snapshot(rebuiltDb)).to.deep.equal(expected);
+          await live.runtime.rebuild();
+          expect(snapshot(live.db)).to.deep.equal(expected);
+          await live.runtime.stop();
+          await twice.runtime.stop();
+        },
+      ),
       { numRuns: 30 },
     );
     // The histories were not trivial: fills, resting orders and alerts.

@@ -8,13 +8,19 @@ import type { ReadModelDb } from '../../projections';
  */
 export const snapshot = (db: ReadModelDb): Record<string, string[]> => {
   const tables = db
-    .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+    .prepare(
+      "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name",
+    )
     .all() as { name: string }[];
   const result: Record<string, string[]> = {};
   for (const { name } of tables) {
     const rows = db.prepare(`SELECT * FROM "${name}"`).safeIntegers(true).all();
     result[name] = rows
-      .map((row) => JSON.stringify(row, (_k, v) => (typeof v === 'bigint' ? v.toString() : v)))
+      .map((row) =>
+        JSON.stringify(row, (_k, v) =>
+          typeof v === 'bigint' ? v.toString() : v,
+        ),
+      )
       .sort();
   }
   return result;

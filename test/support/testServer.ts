@@ -5,7 +5,10 @@ import { silentLogger } from '../../infrastructure/logging/logger';
 import { MiraiSettings, RunningMirai, startMirai } from '../../server';
 
 /** The real market data the team keeps beside the repository. */
-export const MARKET_DATA = path.resolve(__dirname, '../../../shared/data/market');
+export const MARKET_DATA = path.resolve(
+  __dirname,
+  '../../../shared/data/market',
+);
 export const ADMIN_PASSWORD = 'test-admin-password';
 
 export const tempDataDir = (): string =>
@@ -49,9 +52,16 @@ export const startTestServer = async (
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ username: 'admin', password: ADMIN_PASSWORD }),
   });
-  const { access_token: token } = (await login.json()) as { access_token: string };
+  const { access_token: token } = (await login.json()) as {
+    access_token: string;
+  };
 
-  const call: TestServer['call'] = async (method, route, body, headers = {}) => {
+  const call: TestServer['call'] = async (
+    method,
+    route,
+    body,
+    headers = {},
+  ) => {
     const response = await fetch(`${url}${route}`, {
       method,
       headers: {
@@ -60,7 +70,11 @@ export const startTestServer = async (
         ...headers,
       },
       body:
-        body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+        body === undefined
+          ? undefined
+          : typeof body === 'string'
+            ? body
+            : JSON.stringify(body),
     });
     const text = await response.text();
     let parsed: unknown = text;

@@ -182,11 +182,13 @@ export const call = (
 
 /** Asserts nothing; returns the documented error body's parts. */
 export const errorOf = async (response: Response) =>
-  ((await response.json()) as {
-    error: {
-      code: string;
-      message: string;
-      details: Record<string, unknown>;
-      timestamp: string;
-    };
-  }).error;
+  (
+    (await response.json()) as {
+      error: {
+        code: string;
+        message: string;
+        details: Record<string, unknown>;
+        timestamp: string;
+      };
+    }
+  ).error;

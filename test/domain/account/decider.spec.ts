@@ -16,8 +16,14 @@ import { Decimal, isMultipleOf } from '../../../domain/money';
 const AT = '2021-01-01T00:00:00Z';
 
 const opened: AccountEvent[] = [
-  { type: 'AccountOpened', data: { accountId: 'main', currency: 'USDT', at: AT } },
-  { type: 'FundsDeposited', data: { accountId: 'main', amount: '10000', at: AT } },
+  {
+    type: 'AccountOpened',
+    data: { accountId: 'main', currency: 'USDT', at: AT },
+  },
+  {
+    type: 'FundsDeposited',
+    data: { accountId: 'main', amount: '10000', at: AT },
+  },
 ];
 
 /** given events, when command, then events — the decider test shape. */
@@ -59,7 +65,11 @@ const trade = (
   fee = '0',
 ): AccountEvent[] => {
   const command = order({
-    market: { lastPrice: new Decimal(price), fresh: true, tradingPaused: false },
+    market: {
+      lastPrice: new Decimal(price),
+      fresh: true,
+      tradingPaused: false,
+    },
     ...fields,
   });
   const placed = given(history).when(command);
@@ -96,26 +106,34 @@ describe('account decider', () => {
 
   describe('rejections', () => {
     it('rejects an unknown symbol with INVALID_SYMBOL', () => {
-      expect(rejectionCode(given(opened).when(order({ symbol: 'DOGEUSDT' }))))
-        .to.equal('INVALID_SYMBOL');
+      expect(
+        rejectionCode(given(opened).when(order({ symbol: 'DOGEUSDT' }))),
+      ).to.equal('INVALID_SYMBOL');
     });
 
     for (const quantity of [0, -1, 0.000001, '1e-5', 'abc', null]) {
       it(`rejects quantity ${JSON.stringify(quantity)} with INVALID_QUANTITY`, () => {
-        expect(rejectionCode(given(opened).when(order({ quantity }))))
-          .to.equal('INVALID_QUANTITY');
+        expect(rejectionCode(given(opened).when(order({ quantity })))).to.equal(
+          'INVALID_QUANTITY',
+        );
       });
     }
 
     it('checks the step size in decimal: 0.29 is a whole number of 0.01 steps', () => {
       // In binary floats 0.29 / 0.01 is 28.999999999999996.
       expect(0.29 / 0.01).to.not.equal(29);
-      expect(isMultipleOf(new Decimal('0.29'), new Decimal('0.01'))).to.equal(true);
+      expect(isMultipleOf(new Decimal('0.29'), new Decimal('0.01'))).to.equal(
+        true,
+      );
       const events = given(opened).when(
         order({
           symbol: 'ETHUSDT',
           quantity: 0.29,
-          market: { lastPrice: new Decimal(1000), fresh: true, tradingPaused: false },
+          market: {
+            lastPrice: new Decimal(1000),
+            fresh: true,
+            tradingPaused: false,
+          },
         }),
       );
       expect(events[0].type).to.equal('OrderPlaced');
@@ -131,13 +149,15 @@ describe('account decider', () => {
 
     it('rejects an order below the minimum notional', () => {
       // 0.00001 BTC at 50,000 is 0.5 USDT, under the 5 USDT minimum.
-      expect(rejectionCode(given(opened).when(order({ quantity: 0.00001 }))))
-        .to.equal('INVALID_QUANTITY');
+      expect(
+        rejectionCode(given(opened).when(order({ quantity: 0.00001 }))),
+      ).to.equal('INVALID_QUANTITY');
     });
 
     it('rejects a LIMIT order without a price with INVALID_PRICE', () => {
-      expect(rejectionCode(given(opened).when(order({ orderType: 'LIMIT' }))))
-        .to.equal('INVALID_PRICE');
+      expect(
+        rejectionCode(given(opened).when(order({ orderType: 'LIMIT' }))),
+      ).to.equal('INVALID_PRICE');
     });
 
     it('rejects a price off the tick size', () => {
@@ -154,15 +174,17 @@ describe('account decider', () => {
         { lastPrice: new Decimal(50000), fresh: true, tradingPaused: true },
       ];
       for (const market of markets) {
-        expect(rejectionCode(given(opened).when(order({ market }))))
-          .to.equal('MARKET_CLOSED');
+        expect(rejectionCode(given(opened).when(order({ market })))).to.equal(
+          'MARKET_CLOSED',
+        );
       }
     });
 
     it('rejects INSUFFICIENT_BALANCE when margin plus fee exceeds the balance', () => {
       // 0.2 BTC at 50,000 with leverage 1 needs 10,000 margin + 10 fee.
-      expect(rejectionCode(given(opened).when(order({ quantity: 0.2 }))))
-        .to.equal('INSUFFICIENT_BALANCE');
+      expect(
+        rejectionCode(given(opened).when(order({ quantity: 0.2 }))),
+      ).to.equal('INSUFFICIENT_BALANCE');
       // With leverage 10 it needs 1,000 + 10.
       const events = given(opened).when(order({ quantity: 0.2, leverage: 10 }));
       expect(events[0].type).to.equal('OrderPlaced');
@@ -170,11 +192,17 @@ describe('account decider', () => {
 
     it('puts a BUY stop-loss below and a SELL stop-loss above the price', () => {
       const buyStopAbove = order({ side: 'BUY', stopLoss: 51000 });
-      expect(rejectionCode(given(opened).when(buyStopAbove))).to.equal('INVALID_PRICE');
+      expect(rejectionCode(given(opened).when(buyStopAbove))).to.equal(
+        'INVALID_PRICE',
+      );
       const sellStopBelow = order({ side: 'SELL', stopLoss: 49000 });
-      expect(rejectionCode(given(opened).when(sellStopBelow))).to.equal('INVALID_PRICE');
+      expect(rejectionCode(given(opened).when(sellStopBelow))).to.equal(
+        'INVALID_PRICE',
+      );
       const buyTakeBelow = order({ side: 'BUY', takeProfit: 49000 });
-      expect(rejectionCode(given(opened).when(buyTakeBelow))).to.equal('INVALID_PRICE');
+      expect(rejectionCode(given(opened).when(buyTakeBelow))).to.equal(
+        'INVALID_PRICE',
+      );
       const ok = order({ side: 'SELL', stopLoss: 51000, takeProfit: 45000 });
       expect(given(opened).when(ok)[0].type).to.equal('OrderPlaced');
     });
@@ -231,7 +259,12 @@ describe('account decider', () => {
     it('flips long 0.1 to short 0.2 on a sell of 0.3', () => {
       let history = trade(opened, { quantity: 0.1, leverage: 5 }, '50000');
       // Fee 15.6 on 0.3 @ 52,000: a third (5.2) closes the long.
-      history = trade(history, { side: 'SELL', quantity: 0.3 }, '52000', '15.6');
+      history = trade(
+        history,
+        { side: 'SELL', quantity: 0.3 },
+        '52000',
+        '15.6',
+      );
       const flip = lastFill(history);
       expect(flip.closedQuantity).to.equal('0.1');
       expect(flip.grossPnl).to.equal('200');
@@ -250,12 +283,18 @@ describe('account decider', () => {
       let history = [...opened, ...given(opened).when(limit)];
       let state = foldAccount(history, initialAccountState());
       expect(availableBalance(state).toString()).to.equal('200');
-      history = [...history, ...given(history).when(fill(limit.orderId, '49000', '0.05'))];
+      history = [
+        ...history,
+        ...given(history).when(fill(limit.orderId, '49000', '0.05')),
+      ];
       expect(lastFill(history)).to.deep.include({
         orderStatus: 'PARTIALLY_FILLED',
         remainingQuantity: '0.15',
       });
-      history = [...history, ...given(history).when(fill(limit.orderId, '49000', '0.15'))];
+      history = [
+        ...history,
+        ...given(history).when(fill(limit.orderId, '49000', '0.15')),
+      ];
       expect(lastFill(history).orderStatus).to.equal('FILLED');
       state = foldAccount(history, initialAccountState());
       expect(state.openOrders.size).to.equal(0);
@@ -265,8 +304,9 @@ describe('account decider', () => {
     it('rejects a fill larger than what is left on the order', () => {
       const limit = order({ orderType: 'LIMIT', price: 49000 });
       const history = [...opened, ...given(opened).when(limit)];
-      expect(() => given(history).when(fill(limit.orderId, '49000', '0.2')))
-        .to.throw(/does not fit/);
+      expect(() =>
+        given(history).when(fill(limit.orderId, '49000', '0.2')),
+      ).to.throw(/does not fit/);
     });
 
     it('turns stop-loss and take-profit into linked exits that cancel each other', () => {
@@ -277,19 +317,32 @@ describe('account decider', () => {
       );
       const state = foldAccount(history, initialAccountState());
       const exits = [...state.openOrders.values()];
-      expect(exits.map((o) => [o.orderType, o.side, o.triggerPrice?.toString()]))
-        .to.deep.equal([
-          ['STOP_MARKET', 'SELL', '48000'],
-          ['TAKE_PROFIT', 'SELL', '53000'],
-        ]);
+      expect(
+        exits.map((o) => [o.orderType, o.side, o.triggerPrice?.toString()]),
+      ).to.deep.equal([
+        ['STOP_MARKET', 'SELL', '48000'],
+        ['TAKE_PROFIT', 'SELL', '53000'],
+      ]);
       const takeProfit = exits[1];
-      const after = given(history).when(fill(takeProfit.orderId, '53000', '0.1'));
-      expect(after.map((e) => e.type)).to.deep.equal(['OrderFilled', 'OrderCancelled']);
+      const after = given(history).when(
+        fill(takeProfit.orderId, '53000', '0.1'),
+      );
+      expect(after.map((e) => e.type)).to.deep.equal([
+        'OrderFilled',
+        'OrderCancelled',
+      ]);
       expect(after[1]).to.deep.include({
-        data: { orderId: exits[0].orderId, symbol: 'BTCUSDT', reason: 'oco', at: AT },
+        data: {
+          orderId: exits[0].orderId,
+          symbol: 'BTCUSDT',
+          reason: 'oco',
+          at: AT,
+        },
       });
       history = [...history, ...after];
-      expect(foldAccount(history, initialAccountState()).openOrders.size).to.equal(0);
+      expect(
+        foldAccount(history, initialAccountState()).openOrders.size,
+      ).to.equal(0);
     });
 
     it('cancels exits when the position is closed by hand', () => {
@@ -297,7 +350,9 @@ describe('account decider', () => {
       history = trade(history, { side: 'SELL' }, '50500');
       const last = history[history.length - 1];
       expect(last.type).to.equal('OrderCancelled');
-      expect(foldAccount(history, initialAccountState()).openOrders.size).to.equal(0);
+      expect(
+        foldAccount(history, initialAccountState()).openOrders.size,
+      ).to.equal(0);
     });
 
     it('cancels a resting order and gives its margin back', () => {
@@ -309,17 +364,31 @@ describe('account decider', () => {
         reason: 'user',
         at: AT,
       });
-      const state = foldAccount([...history, ...cancelled], initialAccountState());
+      const state = foldAccount(
+        [...history, ...cancelled],
+        initialAccountState(),
+      );
       expect(availableBalance(state).toString()).to.equal('10000');
     });
   });
 
   it('writes no JS float into any event', () => {
-    let history = trade(opened, { quantity: 0.1, stopLoss: 48000.5 }, '50000.01', '5.000001');
-    history = trade(history, { side: 'SELL', quantity: 0.15 }, '50123.45', '7.5185175');
+    let history = trade(
+      opened,
+      { quantity: 0.1, stopLoss: 48000.5 },
+      '50000.01',
+      '5.000001',
+    );
+    history = trade(
+      history,
+      { side: 'SELL', quantity: 0.15 },
+      '50123.45',
+      '7.5185175',
+    );
     const floats: string[] = [];
     JSON.stringify(history, (key, value) => {
-      if (typeof value === 'number' && !Number.isInteger(value)) floats.push(key);
+      if (typeof value === 'number' && !Number.isInteger(value))
+        floats.push(key);
       return value;
     });
     expect(floats).to.deep.equal([]);

@@ -35,15 +35,21 @@ describe('loadSigningSecret', () => {
     });
 
     expect(secret.toString()).to.equal(value);
-    const exists = await stat(file).then(() => true, () => false);
+    const exists = await stat(file).then(
+      () => true,
+      () => false,
+    );
     expect(exists).to.equal(false);
   });
 
   it('refuses a MIRAI_JWT_SECRET shorter than 32 bytes', async () => {
     const file = await freshFile();
     const attempt = loadSigningSecret({ file, env: { MIRAI_JWT_SECRET: 'x' } });
-    expect(await attempt.then(() => 'ok', (e: Error) => e.message)).to.match(
-      /at least 32 bytes/,
-    );
+    expect(
+      await attempt.then(
+        () => 'ok',
+        (e: Error) => e.message,
+      ),
+    ).to.match(/at least 32 bytes/);
   });
 });

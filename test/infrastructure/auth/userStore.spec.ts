@@ -58,7 +58,12 @@ describe('userStore', () => {
       addUser(file, 'carol', 'long-enough', 'admin'),
       addUser(file, 'bad name', 'long-enough', 'admin'),
       addUser(file, 'dave', 'short', 'admin'),
-    ].map((attempt) => attempt.then(() => 'ok', (e) => e.code));
+    ].map((attempt) =>
+      attempt.then(
+        () => 'ok',
+        (e) => e.code,
+      ),
+    );
     expect(await Promise.all(failures)).to.deep.equal([
       'CONFLICT',
       'INVALID_REQUEST',
@@ -97,8 +102,9 @@ describe('userStore', () => {
       expect(await readFile(file, 'utf8')).to.not.include(
         'from-the-environment',
       );
-      expect(await verifyUser(file, 'admin', 'from-the-environment')).to.not
-        .equal(undefined);
+      expect(
+        await verifyUser(file, 'admin', 'from-the-environment'),
+      ).to.not.equal(undefined);
       expect((await stat(file)).mode & 0o777).to.equal(0o600);
     });
 

@@ -226,9 +226,7 @@ export const eventStoreContract = (
       });
 
       it('reads an unknown stream as empty', async () => {
-        expect(await store.readStream(streamName('nothing'))).to.deep.equal(
-          [],
-        );
+        expect(await store.readStream(streamName('nothing'))).to.deep.equal([]);
       });
     });
 

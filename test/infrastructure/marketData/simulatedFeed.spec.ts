@@ -100,9 +100,7 @@ describe('SimulatedFeed', () => {
     expect(candles.slice(0, 3).every((c) => c.openTime === START)).to.equal(
       true,
     );
-    expect(candles.filter((c) => !c.close.eq(c.open))).to.have.length.above(
-      20,
-    );
+    expect(candles.filter((c) => !c.close.eq(c.open))).to.have.length.above(20);
   });
 
   it('respects a tickSize map option', async () => {
