@@ -176,12 +176,31 @@ export class TradingEngine {
         );
     }
 
-    const [control] = await this.store.readStream(SYSTEM_STREAM, {
-      direction: 'backwards',
-      maxCount: 1,
-    });
-    this.paused = control?.type === 'TradingPaused';
+    // The system stream also holds alerts: look back for the last pause
+    // or resume, not just the last event.
+    this.paused = await this.lastPauseState();
     this.stale = false;
+  }
+
+  private async lastPauseState(): Promise<boolean> {
+    const page = 1_000;
+    let from: bigint | undefined;
+    for (;;) {
+      const events = await this.store.readStream(SYSTEM_STREAM, {
+        direction: 'backwards',
+        from,
+        maxCount: page,
+      });
+      const control = events.find(
+        (e) => e.type === 'TradingPaused' || e.type === 'TradingResumed',
+      );
+      if (control) return control.type === 'TradingPaused';
+      const oldest = events[events.length - 1];
+      if (events.length < page || !oldest || oldest.revision === 0n) {
+        return false;
+      }
+      from = oldest.revision - 1n;
+    }
   }
 
   private cursorAfter(recorded: RecordedEvent[]): StreamCursor {
@@ -274,6 +293,7 @@ export class TradingEngine {
           tradingPaused: this.paused,
         },
         takerFeeRate: this.config.exchange.takerFeeRate,
+        slippageRate: this.config.exchange.slippageRate,
         defaultLeverage: this.config.defaultLeverage,
         at,
       },

@@ -32,6 +32,8 @@ interface Runner {
   state: ProjectionStatus['state'];
   failure?: ProjectionStatus['failure'];
   subscription?: Subscription;
+  /** True while fed by the runtime's shared subscription. */
+  shared: boolean;
   buffer: RecordedEvent[];
   flushScheduled: boolean;
   /** Batches run one after another on this chain. */
@@ -57,6 +59,7 @@ export class ProjectionRuntime {
   private readonly db: ReadModelDb;
   private readonly batchSize: number;
   private readonly log: ProjectionLog;
+  private sharedSubscription?: Subscription;
   private committedBatches = 0;
   private failedBatches = 0;
 
@@ -75,6 +78,7 @@ export class ProjectionRuntime {
         projection,
         checkpoint: readCheckpoint(this.db, projection.name),
         state: 'stopped',
+        shared: false,
         buffer: [],
         flushScheduled: false,
         work: Promise.resolve(),
@@ -87,12 +91,45 @@ export class ProjectionRuntime {
     return [...this.runners.keys()];
   }
 
-  /** Subscribes every projection from its checkpoint. */
+  /**
+   * Subscribes every projection from its checkpoint. One subscription,
+   * from the lowest checkpoint, feeds them all, so each event is read and
+   * decoded once rather than once per projection; a projection skips the
+   * events its checkpoint already holds.
+   */
   start(): void {
-    for (const runner of this.runners.values()) this.subscribe(runner);
+    const runners = [...this.runners.values()];
+    for (const runner of runners) {
+      runner.state = 'running';
+      runner.failure = undefined;
+      runner.shared = true;
+    }
+    this.sharedSubscription = this.store
+      .subscribeAll({ fromPosition: this.lowestCheckpoint() + 1n })
+      .subscribe({
+        next: (event) => {
+          for (const runner of runners) {
+            if (runner.shared && runner.state === 'running') {
+              this.receive(runner, event);
+            }
+          }
+        },
+        error: (error: unknown) => {
+          for (const runner of runners) {
+            if (!runner.shared || runner.state !== 'running') continue;
+            runner.state = 'failed';
+            this.log.error('projection subscription failed', {
+              projection: runner.projection.name,
+              error,
+            });
+          }
+        },
+      });
   }
 
+  /** Gives one projection a subscription of its own (after a rebuild). */
   private subscribe(runner: Runner): void {
+    runner.shared = false;
     runner.state = 'running';
     runner.failure = undefined;
     runner.subscription = this.store
@@ -293,6 +330,7 @@ export class ProjectionRuntime {
    * received but not yet committed are folded again on the next start.
    */
   async stop(): Promise<void> {
+    this.sharedSubscription?.unsubscribe();
     for (const runner of this.runners.values()) {
       if (runner.state === 'running') runner.state = 'stopped';
       runner.subscription?.unsubscribe();

@@ -41,6 +41,8 @@ export interface PlaceOrder {
   market: MarketSnapshot;
   /** Fee rate used to check the account can pay for a taker fill. */
   takerFeeRate: Decimal;
+  /** Slippage a MARKET order will suffer, to check margin at that price. */
+  slippageRate: Decimal;
   /** Leverage for a new position when the order names none. Default 1. */
   defaultLeverage: number;
   at: string;

@@ -31,6 +31,9 @@ import {
   positionSideOf,
 } from './state';
 
+/** Rounding slack when a fill's margin is compared with its reservation. */
+const MARGIN_TOLERANCE = new Decimal('0.000001');
+
 /** Average entry prices keep this many decimals; more is noise. */
 const ENTRY_PRICE_DECIMALS = 12;
 
@@ -107,8 +110,10 @@ interface ValidOrder {
   stopLoss: Decimal | null;
   takeProfit: Decimal | null;
   leverage: number;
-  /** Price the order is expected to trade at: limit price or last price. */
+  /** Price the order is expected to trade at: limit price, or last price with slippage. */
   referencePrice: Decimal;
+  /** The part of the quantity that opens or adds exposure. */
+  openingQuantity: Decimal;
 }
 
 type Refusal = { code: string; reason: string };
@@ -165,29 +170,45 @@ const placeOrder = (
       leverage: checked.leverage,
       strategy: command.strategy ?? 'manual',
       parentOrderId: null,
-      reservedMargin: toText(
-        roundMoney(openingMargin(checked, state.positions.get(checked.symbol))),
-      ),
+      reservedMargin: toText(roundMoney(openingMargin(checked))),
       at: command.at,
     },
   };
   return [placed];
 };
 
-/** Quantity of an order that opens or adds exposure, not reduces it. */
-const openingQuantity = (
+/**
+ * How much of a `side` order can only reduce the open position: its size,
+ * less what resting entry orders on the same side already claim to
+ * reduce. Without that deduction, thirty resting sells could each "close"
+ * the same long and, filled together, open a short nobody paid margin for.
+ */
+const reducibleSize = (
+  state: AccountState,
+  symbol: string,
   side: 'BUY' | 'SELL',
-  quantity: Decimal,
-  position: Position | undefined,
 ): Decimal => {
-  if (!position || position.side === positionSideOf(side)) return quantity;
-  return Decimal.max(ZERO, quantity.sub(position.size));
+  const position = state.positions.get(symbol);
+  if (!position || position.side === positionSideOf(side)) return ZERO;
+  let claimed = ZERO;
+  for (const order of state.openOrders.values()) {
+    if (
+      order.symbol === symbol &&
+      order.side === side &&
+      order.role === 'entry'
+    ) {
+      claimed = claimed.add(order.quantity.sub(order.filledQuantity));
+    }
+  }
+  return Decimal.max(ZERO, position.size.sub(claimed));
 };
 
-const openingMargin = (order: ValidOrder, position: Position | undefined) =>
-  openingQuantity(order.side, order.quantity, position)
-    .mul(order.referencePrice)
-    .div(order.leverage);
+/** Quantity of an order that opens or adds exposure, not reduces it. */
+const openingQuantity = (quantity: Decimal, reducible: Decimal): Decimal =>
+  Decimal.max(ZERO, quantity.sub(reducible));
+
+const openingMargin = (order: ValidOrder) =>
+  order.openingQuantity.mul(order.referencePrice).div(order.leverage);
 
 const optionalPrice = (
   value: unknown,
@@ -273,13 +294,29 @@ const validateOrder = (
   }
 
   const position = state.positions.get(rules.symbol);
-  const leverage = chooseLeverage(command, position, rules.maxLeverage);
+  const opening = openingQuantity(
+    quantity,
+    reducibleSize(state, rules.symbol, command.side),
+  );
+  const leverage = chooseLeverage(
+    command,
+    position,
+    rules.maxLeverage,
+    opening.gt(0),
+  );
   if (isRefusal(leverage)) return leverage;
 
-  const referencePrice = price ?? market.lastPrice;
+  // A MARKET order trades at the last price moved against it by slippage;
+  // margin and exit levels are checked at that price, not the raw one.
+  const slip =
+    command.side === 'BUY'
+      ? Decimal.add(1, command.slippageRate)
+      : Decimal.sub(1, command.slippageRate);
+  const referencePrice = price ?? market.lastPrice.mul(slip);
   const stopSide = checkExitSides(
     command.side,
-    referencePrice,
+    Decimal.min(referencePrice, market.lastPrice),
+    Decimal.max(referencePrice, market.lastPrice),
     stopLoss,
     takeProfit,
   );
@@ -303,10 +340,12 @@ const validateOrder = (
     takeProfit,
     leverage,
     referencePrice,
+    openingQuantity: opening,
   };
-  const required = openingMargin(order, position).add(
-    notional.mul(command.takerFeeRate),
-  );
+  // An order that only reduces needs no margin: a full account must
+  // always be able to close what it holds.
+  if (opening.isZero()) return order;
+  const required = openingMargin(order).add(notional.mul(command.takerFeeRate));
   const available = availableBalance(state);
   if (required.gt(available)) {
     return refuse(
@@ -322,6 +361,7 @@ const chooseLeverage = (
   command: PlaceOrder,
   position: Position | undefined,
   maxLeverage: number,
+  opens: boolean,
 ): number | Refusal => {
   if (command.leverage === undefined || command.leverage === null) {
     return position?.leverage ?? command.defaultLeverage;
@@ -338,7 +378,7 @@ const chooseLeverage = (
       `Leverage must be a whole number from 1 to ${maxLeverage}`,
     );
   }
-  if (position && position.leverage !== leverage) {
+  if (position && opens && position.leverage !== leverage) {
     return refuse(
       'INVALID_REQUEST',
       `The open ${position.symbol} position has leverage ${position.leverage}`,
@@ -353,26 +393,30 @@ const chooseLeverage = (
  */
 const checkExitSides = (
   side: 'BUY' | 'SELL',
-  reference: Decimal,
+  lowestEntry: Decimal,
+  highestEntry: Decimal,
   stopLoss: Decimal | null,
   takeProfit: Decimal | null,
 ): Refusal | null => {
-  const below = side === 'BUY' ? 'below' : 'above';
-  const above = side === 'BUY' ? 'above' : 'below';
-  const lossSide = (p: Decimal) =>
-    side === 'BUY' ? p.lt(reference) : p.gt(reference);
-  const winSide = (p: Decimal) =>
-    side === 'BUY' ? p.gt(reference) : p.lt(reference);
-  if (stopLoss && !lossSide(stopLoss)) {
+  // The entry may land anywhere between the order's price and the market
+  // (a marketable LIMIT fills at the next open): an exit must sit beyond
+  // both, or it could fire at a loss on the very next candle.
+  const isBuy = side === 'BUY';
+  const lossBound = isBuy ? lowestEntry : highestEntry;
+  const winBound = isBuy ? highestEntry : lowestEntry;
+  if (stopLoss && !(isBuy ? stopLoss.lt(lossBound) : stopLoss.gt(lossBound))) {
     return refuse(
       'INVALID_PRICE',
-      `Stop loss of a ${side} must be ${below} the entry price ${toText(reference)}`,
+      `Stop loss of a ${side} must be ${isBuy ? 'below' : 'above'} ${toText(lossBound)}, the entry and market price`,
     );
   }
-  if (takeProfit && !winSide(takeProfit)) {
+  if (
+    takeProfit &&
+    !(isBuy ? takeProfit.gt(winBound) : takeProfit.lt(winBound))
+  ) {
     return refuse(
       'INVALID_PRICE',
-      `Take profit of a ${side} must be ${above} the entry price ${toText(reference)}`,
+      `Take profit of a ${side} must be ${isBuy ? 'above' : 'below'} ${toText(winBound)}, the entry and market price`,
     );
   }
   return null;
@@ -549,6 +593,22 @@ const fillOrder = (command: FillOrder, state: AccountState): AccountEvent[] => {
     if (quantity.gt(reducible)) {
       fee = roundMoney(fee.mul(reducible).div(quantity));
       quantity = reducible;
+    }
+  }
+
+  // Margin was reserved when the order was placed; if the position has
+  // changed since, the fill may open more than was paid for.
+  if (order.role === 'entry') {
+    const reducible =
+      position && position.side !== positionSideOf(order.side)
+        ? position.size
+        : ZERO;
+    const required = openingQuantity(quantity, reducible)
+      .mul(command.price)
+      .div(order.leverage);
+    const available = availableBalance(state).add(order.reservedMargin);
+    if (required.sub(available).gt(MARGIN_TOLERANCE)) {
+      return [cancellation(order, 'insufficient_margin', command.at)];
     }
   }
 

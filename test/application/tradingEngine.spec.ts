@@ -152,6 +152,12 @@ describe('trading engine', () => {
     await engine.setPaused(true, 'tester');
     const outcome = await engine.placeOrder(order({}));
     expect(outcome.rejection?.code).to.equal('MARKET_CLOSED');
+    // Alerts share the system stream; they must not hide the pause.
+    await store.append(
+      'system',
+      [{ type: 'AlertRaised', data: { id: 'a1' } }],
+      'any',
+    );
     const restarted = await startEngine(store);
     expect(restarted.isPaused()).to.equal(true);
   });

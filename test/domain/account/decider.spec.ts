@@ -42,6 +42,7 @@ const order = (fields: Partial<PlaceOrder>): PlaceOrder => ({
   quantity: 0.1,
   market: { lastPrice: new Decimal(50000), fresh: true, tradingPaused: false },
   takerFeeRate: new Decimal('0.001'),
+  slippageRate: new Decimal(0),
   defaultLeverage: 1,
   at: AT,
   ...fields,
@@ -84,6 +85,14 @@ const trade = (
 
 const lastFill = (events: AccountEvent[]): OrderFilled['data'] =>
   (events.filter((e) => e.type === 'OrderFilled').pop() as OrderFilled).data;
+
+/** Id of the first entry order in `events` that carried a stop-loss. */
+const lastEntryId = (events: AccountEvent[]): string =>
+  (
+    events.find(
+      (e) => e.type === 'OrderPlaced' && e.data.stopLoss !== null,
+    ) as OrderPlaced
+  ).data.orderId;
 
 const rejectionCode = (events: AccountEvent[]) => {
   expect(events).to.have.length(1);
@@ -211,6 +220,109 @@ describe('account decider', () => {
       const first = order({ orderType: 'LIMIT', price: 49000 });
       const history = [...opened, ...given(opened).when(first)];
       expect(() => given(history).when({ ...first })).to.throw(/taken/);
+    });
+  });
+
+  describe('margin under pressure', () => {
+    it('counts resting reducing orders: a second sell of the same long must pay margin', () => {
+      // Long 0.1 @ 50,000 with leverage 1 holds 5,000 of the 10,000.
+      const history = trade(opened, { quantity: 0.1 }, '50000');
+      const first = order({
+        side: 'SELL',
+        orderType: 'LIMIT',
+        price: 49500,
+        quantity: 0.1,
+      });
+      const afterFirst = [...history, ...given(history).when(first)];
+      expect(
+        (afterFirst[afterFirst.length - 1] as OrderPlaced).data.reservedMargin,
+      ).to.equal('0');
+      // The long is already claimed: this one opens a 0.2 short (9,900 margin).
+      const second = order({
+        side: 'SELL',
+        orderType: 'LIMIT',
+        price: 49500,
+        quantity: 0.2,
+      });
+      expect(rejectionCode(given(afterFirst).when(second))).to.equal(
+        'INSUFFICIENT_BALANCE',
+      );
+    });
+
+    it('cancels a fill that would open more than its reserved margin', () => {
+      // Long 0.1 @ 50,000 with a stop at 48,000, and a resting sell that
+      // only closes it, so it reserves nothing.
+      let events = trade(opened, { quantity: 0.1, stopLoss: 48000 }, '50000');
+      const sell = order({
+        side: 'SELL',
+        orderType: 'LIMIT',
+        price: 55000,
+        quantity: 0.1,
+      });
+      events = [...events, ...given(events).when(sell)];
+      // The stop closes the long first; then ETH takes 6,000 of margin.
+      events = [
+        ...events,
+        ...given(events).when(
+          fill(`${lastEntryId(events)}-sl`, '48000', '0.1'),
+        ),
+      ];
+      events = trade(events, { symbol: 'ETHUSDT', quantity: 6 }, '1000');
+      // Filling the sell now would open a 0.1 short needing 5,500: refused.
+      const result = given(events).when(fill(sell.orderId, '55000', '0.1'));
+      expect(result.map((e) => e.type)).to.deep.equal(['OrderCancelled']);
+      expect(result[0]).to.deep.nested.include({
+        'data.reason': 'insufficient_margin',
+      });
+    });
+
+    it('always lets a full account close its position', () => {
+      // 0.199 @ 50,000 = 9,950 margin + 9.95 fee: almost everything.
+      const history = trade(opened, { quantity: 0.199 }, '50000', '9.95');
+      const state = foldAccount(history, initialAccountState());
+      expect(availableBalance(state).lt(50)).to.equal(true);
+      const close = given(history).when(
+        order({
+          side: 'SELL',
+          quantity: 0.199,
+          market: {
+            lastPrice: new Decimal(40000),
+            fresh: true,
+            tradingPaused: false,
+          },
+        }),
+      );
+      expect(close[0].type).to.equal('OrderPlaced');
+    });
+
+    it('checks margin and exits at the slipped MARKET price', () => {
+      const slipping = { slippageRate: new Decimal('0.001') };
+      // Last 50,000, a buy fills near 50,050: a take-profit at 50,010 is a loss.
+      expect(
+        rejectionCode(
+          given(opened).when(order({ ...slipping, takeProfit: 50010 })),
+        ),
+      ).to.equal('INVALID_PRICE');
+      // 0.1997 @ 50,050 = 9,994.985 + fee 9.99 > 10,000; at 50,000 it would fit.
+      expect(
+        rejectionCode(
+          given(opened).when(order({ ...slipping, quantity: 0.1997 })),
+        ),
+      ).to.equal('INSUFFICIENT_BALANCE');
+    });
+
+    it('keeps a marketable LIMIT buy stop below the market too', () => {
+      // Limit 52,000 above a 50,000 market fills near 50,000 at the next open.
+      const events = given(opened).when(
+        order({ orderType: 'LIMIT', price: 52000, stopLoss: 51000 }),
+      );
+      expect(rejectionCode(events)).to.equal('INVALID_PRICE');
+    });
+
+    it('lets a closing order name another leverage', () => {
+      const history = trade(opened, { side: 'SELL', leverage: 5 }, '50000');
+      const close = given(history).when(order({ side: 'BUY', leverage: 3 }));
+      expect(close[0].type).to.equal('OrderPlaced');
     });
   });
 
