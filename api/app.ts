@@ -6,6 +6,7 @@ import type { TokenService } from '../infrastructure/auth';
 import type { MiraiMetrics } from '../infrastructure/metrics';
 import { authenticate, createAuthRouter, requireRole } from './auth';
 import { eventRoutes } from './eventRoutes';
+import { userRoutes } from './userRoutes';
 import {
   cors,
   errorHandler,
@@ -91,6 +92,7 @@ export const createApp = (deps: AppDependencies): Express => {
   app.use(queryRoutes(deps.readSide, deps.mode));
   app.use('/api/trading', tradingRoutes(deps.engine, deps.readSide));
   app.use('/api/events', requireRole('auditor'), eventRoutes(deps.store));
+  app.use('/api/admin/users', requireRole('admin'), userRoutes(deps.usersFile));
 
   app.use(notFound());
   app.use(

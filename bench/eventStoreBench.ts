@@ -13,6 +13,7 @@ export interface BenchFigure {
   runs: number[];
   [detail: string]: unknown;
 }
+import { median } from './stats';
 
 const RUNS = 3;
 let emmettFailures = 0;
@@ -73,11 +74,6 @@ const figure = (
   runs: number[],
   details: Record<string, unknown>,
 ): BenchFigure => ({ bench, unit, median: median(runs), runs, ...details });
-
-const median = (values: number[]): number => {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)];
-};
 
 const repeat = async (run: () => Promise<number>): Promise<number[]> => {
   const results: number[] = [];

@@ -1,65 +1,51 @@
-import autocannon from 'autocannon';
 import express from 'express';
 import { mkdtempSync } from 'node:fs';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { silentLogger } from '../infrastructure/logging/logger';
 import { startMirai } from '../server';
+import {
+  CONNECTIONS,
+  requestsPerSecond,
+  SECONDS,
+  startBaseline,
+} from './httpLoad';
 import { median, round } from './stats';
 
 const MARKET_DATA = path.resolve(__dirname, '../../shared/data/market');
 const RUNS = 3;
-const SECONDS = 3;
-const CONNECTIONS = 32;
+
+const ORDER = JSON.stringify({
+  symbol: 'BTCUSDT',
+  side: 'BUY',
+  type: 'MARKET',
+  quantity: 0.001,
+});
 
 /** The baseline: express parsing the same body and answering in kind. */
-const startBaseline = async (): Promise<{ url: string; close: () => void }> => {
-  const app = express();
-  app.use(express.json({ limit: '100kb' }));
-  let id = 0;
-  app.post('/api/trading/order', (req, res) => {
-    res.json({
-      order_id: String(++id),
-      status: 'FILLED',
-      symbol: req.body.symbol,
-      side: req.body.side,
-      executed_price: 58450,
-      executed_quantity: req.body.quantity,
-      timestamp: new Date().toISOString(),
+const startOrderBaseline = () =>
+  startBaseline((app) => {
+    app.use(express.json({ limit: '100kb' }));
+    let id = 0;
+    app.post('/api/trading/order', (req, res) => {
+      res.json({
+        order_id: String(++id),
+        status: 'FILLED',
+        symbol: req.body.symbol,
+        side: req.body.side,
+        executed_price: 58450,
+        executed_quantity: req.body.quantity,
+        timestamp: new Date().toISOString(),
+      });
     });
   });
-  const server = http.createServer(app);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return { url: `http://127.0.0.1:${port}`, close: () => server.close() };
-};
 
-const hammer = async (url: string, token: string) => {
-  const result = await autocannon({
-    url: `${url}/api/trading/order`,
+const hammer = (url: string, token: string) =>
+  requestsPerSecond(`${url}/api/trading/order`, {
     method: 'POST',
-    connections: CONNECTIONS,
-    duration: SECONDS,
-    // The load generator runs on its own thread, not the server's.
-    workers: 1,
-    headers: {
-      'content-type': 'application/json',
-      authorization: `Bearer ${token}`,
-    },
-    body: JSON.stringify({
-      symbol: 'BTCUSDT',
-      side: 'BUY',
-      type: 'MARKET',
-      quantity: 0.001,
-    }),
+    body: ORDER,
+    token,
   });
-  if (result.non2xx > 0) {
-    throw new Error(`${result.non2xx} orders failed against ${url}`);
-  }
-  return result.requests.average;
-};
 
 /**
  * MARKET orders per second through the real server (SQLite store, JWT,
@@ -70,7 +56,7 @@ const hammer = async (url: string, token: string) => {
 export const runHttpBench = async (): Promise<object[]> => {
   const full = await startBenchServer('full');
   const normal = await startBenchServer('normal');
-  const baseline = await startBaseline();
+  const baseline = await startOrderBaseline();
 
   const results = {
     baseline: [] as number[],

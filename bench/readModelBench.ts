@@ -1,8 +1,4 @@
-import autocannon from 'autocannon';
-import express from 'express';
 import { mkdtempSync, rmSync } from 'node:fs';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -19,14 +15,18 @@ import {
   replayFromZero,
 } from '../projections';
 import { startMirai } from '../server';
+import {
+  CONNECTIONS,
+  requestsPerSecond,
+  SECONDS,
+  startBaseline,
+} from './httpLoad';
 import { median, round } from './stats';
 
 const EVENTS = 1_000_000;
 const APPEND_BATCH = 1_000;
 const REBUILD_RUNS = 3;
 const HTTP_RUNS = 3;
-const SECONDS = 3;
-const CONNECTIONS = 32;
 const MINUTE = 60_000;
 const SYMBOLS = ['BTCUSDT', 'ETHUSDT', 'ADAUSDT'];
 const START_PRICE: Record<string, number> = {
@@ -193,31 +193,8 @@ const rebuildOnce = async (
   return result.events / seconds;
 };
 
-const startBaseline = async (body: string) => {
-  const app = express();
-  app.get('/api/trading/status', (_req, res) => {
-    res.type('application/json').send(body);
-  });
-  const server = http.createServer(app);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return { url: `http://127.0.0.1:${port}`, close: () => server.close() };
-};
-
-const hammer = async (
-  url: string,
-  route = '/api/trading/status',
-): Promise<number> => {
-  const result = await autocannon({
-    url: `${url}${route}`,
-    connections: CONNECTIONS,
-    duration: SECONDS,
-    workers: 1,
-  });
-  if (result.non2xx > 0)
-    throw new Error(`${result.non2xx} failed against ${url}`);
-  return result.requests.average;
-};
+const hammer = (url: string, route = '/api/trading/status') =>
+  requestsPerSecond(`${url}${route}`);
 
 /**
  * Rebuild speed of all projections together over 1,000,000 events (three
@@ -243,7 +220,11 @@ export const runReadModelBench = async (): Promise<object[]> => {
     env: { MIRAI_ADMIN_PASSWORD: 'bench-password' },
   });
   const body = await (await fetch(`${running.url}/api/trading/status`)).text();
-  const baseline = await startBaseline(body);
+  const baseline = await startBaseline((app) =>
+    app.get('/api/trading/status', (_req, res) => {
+      res.type('application/json').send(body);
+    }),
+  );
   const mirai: number[] = [];
   const base: number[] = [];
   // The same middleware with a trivial handler: what the stack costs.

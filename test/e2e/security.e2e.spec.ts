@@ -226,6 +226,41 @@ describe('security through the real server (e2e)', () => {
       });
     }
 
+    it('lets only an admin add users over HTTP, who can then log in', async () => {
+      const newUser = { username: 'dora', password: PASSWORD, role: 'viewer' };
+      for (const role of ['trader', 'auditor'] as const) {
+        const res = await request('POST', '/api/admin/users', {
+          token: tokens[role],
+          body: newUser,
+        });
+        expectError(res, 403, 'FORBIDDEN');
+      }
+      const bad = await request('POST', '/api/admin/users', {
+        token: tokens.admin,
+        body: { ...newUser, role: 'root' },
+      });
+      expectError(bad, 400, 'INVALID_REQUEST');
+      const added = await request('POST', '/api/admin/users', {
+        token: tokens.admin,
+        body: newUser,
+      });
+      expect(added.status, added.text).to.equal(201);
+      const again = await request('POST', '/api/admin/users', {
+        token: tokens.admin,
+        body: newUser,
+      });
+      expectError(again, 409, 'CONFLICT');
+      const listed = await request('GET', '/api/admin/users', {
+        token: tokens.admin,
+      });
+      expect(listed.text).to.not.include('scrypt');
+      expect(listed.body.users).to.deep.include({
+        username: 'dora',
+        role: 'viewer',
+      });
+      expect((await login('dora')).access_token).to.be.a('string');
+    });
+
     it('opens reads without a token by default, but never writes', async () => {
       expect((await request('GET', '/api/trading/positions')).status).to.equal(
         200,
