@@ -20,13 +20,20 @@ export const DEFAULT_WS_CONNECTIONS_PER_IP = 10;
 const READ_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 /**
- * The default tier of a request: writes under `/api/trading` (placing and
- * cancelling orders, strategy changes) are `trading`; everything else is
- * `public`. Nothing is `bulk` by default; pass a `tierFor` that names the
- * bulk routes once they exist.
+ * Routes that move many records or much work per request: pages of up to
+ * 1,000 raw events, and cache invalidation, which makes the next reads
+ * recompute. They share the spec's `bulk` allowance.
+ */
+const BULK_ROUTES = ['/api/events', '/api/performance/cache/invalidate'];
+
+/**
+ * The default tier of a request: the bulk routes above are `bulk`; writes
+ * under `/api/trading` (placing and cancelling orders, strategy changes)
+ * are `trading`; everything else is `public`.
  */
 export const defaultTierFor = (req: Request): RateLimitTier => {
   const path = req.originalUrl.split('?')[0];
+  if (BULK_ROUTES.includes(path)) return 'bulk';
   const trading = path === '/api/trading' || path.startsWith('/api/trading/');
   return trading && !READ_METHODS.has(req.method) ? 'trading' : 'public';
 };

@@ -525,6 +525,30 @@ describe('security through the real server (e2e)', () => {
       });
       expect(other.status, other.text).to.equal(200);
     });
+
+    it('answers the 11th bulk request in a minute 429', async () => {
+      await freshMinute();
+      for (let i = 1; i <= 10; i++) {
+        const res = await request('GET', '/api/events?limit=1000', {
+          token: tokens.auditor,
+        });
+        expect(res.status, res.text).to.equal(200);
+        expect(res.headers.get('x-ratelimit-limit')).to.equal('10');
+        expect(res.headers.get('x-ratelimit-remaining')).to.equal(
+          String(10 - i),
+        );
+      }
+      const limited = await request('GET', '/api/events', {
+        token: tokens.auditor,
+      });
+      expectError(limited, 429, 'RATE_LIMITED');
+      expect(limited.body.error.details.tier).to.equal('bulk');
+      // The bulk allowance is its own: public reads still pass.
+      const read = await request('GET', '/api/trading/positions', {
+        token: tokens.auditor,
+      });
+      expect(read.status).to.equal(200);
+    });
   });
 
   describe('/api/metrics', () => {
