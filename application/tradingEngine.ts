@@ -8,8 +8,6 @@ import {
   decide,
   evolve,
   initialAccountState,
-  OrderFilled,
-  OrderRejected,
 } from '../domain/account';
 import {
   Candle,
@@ -116,8 +114,6 @@ export class TradingEngine {
   private state: AccountState = initialAccountState();
   private account: StreamCursor = { revision: -1n, hash: GENESIS_HASH };
   private readonly markets = new Map<string, StreamCursor>();
-  private readonly fills: OrderFilled['data'][] = [];
-  private readonly rejections: OrderRejected['data'][] = [];
   private paused = false;
   private reloading: Promise<void> | null = null;
   private stale = false;
@@ -159,8 +155,6 @@ export class TradingEngine {
   private async load(): Promise<void> {
     const recorded = await this.store.readStream(this.stream);
     this.state = initialAccountState();
-    this.fills.length = 0;
-    this.rejections.length = 0;
     for (const event of recorded) this.apply(event as unknown as AccountEvent);
     this.account = this.cursorAfter(recorded);
 
@@ -214,8 +208,6 @@ export class TradingEngine {
 
   private apply(event: AccountEvent): void {
     this.state = evolve(this.state, event);
-    if (event.type === 'OrderFilled') this.fills.push(event.data);
-    if (event.type === 'OrderRejected') this.rejections.push(event.data);
   }
 
   /** Market time as ISO-8601, or wall time before the first candle. */
@@ -456,14 +448,5 @@ export class TradingEngine {
 
   accountState(): AccountState {
     return this.state;
-  }
-
-  /** Every fill of the account, oldest first. */
-  fillHistory(): readonly OrderFilled['data'][] {
-    return this.fills;
-  }
-
-  rejectionHistory(): readonly OrderRejected['data'][] {
-    return this.rejections;
   }
 }

@@ -35,6 +35,12 @@ const order = (fields: Record<string, unknown>) => ({
   ...fields,
 });
 
+/** The account's fills as stored: the engine keeps no copy of them. */
+const fills = async (store: InMemoryEventStore) =>
+  (await store.readStream('account-main'))
+    .filter((e) => e.type === 'OrderFilled')
+    .map((e) => e.data);
+
 describe('trading engine', () => {
   let store: InMemoryEventStore;
   let engine: TradingEngine;
@@ -67,7 +73,7 @@ describe('trading engine', () => {
     const state = engine.accountState();
     expect(state.positions.size).to.equal(0);
     expect(state.openOrders.size).to.equal(0);
-    const exit = engine.fillHistory()[1];
+    const exit = (await fills(store))[1];
     expect(exit).to.deep.include({
       price: '53000',
       liquidity: 'maker',
@@ -85,7 +91,7 @@ describe('trading engine', () => {
       'SHORT',
     );
     await engine.ingestCandle(candle(2, 49500, 51500, 49400, 51200));
-    const exit = engine.fillHistory()[1];
+    const exit = (await fills(store))[1];
     expect(exit).to.deep.include({
       side: 'BUY',
       price: '51000',
@@ -101,7 +107,7 @@ describe('trading engine', () => {
     expect(await engine.ingestCandle(again)).to.equal(true);
     expect(await engine.ingestCandle(again)).to.equal(false);
     expect(await store.readStream('market-BTCUSDT')).to.have.length(2);
-    expect(engine.fillHistory()).to.have.length(1);
+    expect(await fills(store)).to.have.length(1);
   });
 
   it('comes back with the same account, orders and prices after a restart', async () => {
