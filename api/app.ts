@@ -5,6 +5,7 @@ import type { TradingEngine } from '../application/tradingEngine';
 import type { TokenService } from '../infrastructure/auth';
 import type { MiraiMetrics } from '../infrastructure/metrics';
 import { authenticate, createAuthRouter, requireRole } from './auth';
+import { chain } from './chain';
 import { eventRoutes } from './eventRoutes';
 import { userRoutes } from './userRoutes';
 import {
@@ -52,10 +53,14 @@ export const createApp = (deps: AppDependencies): Express => {
   const log = (msg: string, fields?: Record<string, unknown>) =>
     deps.logger.warn(msg, fields);
 
-  app.use(requestId());
-  app.use(metricsMiddleware(deps.metrics));
-  app.use(securityHeaders());
-  app.use(cors({ allowedOrigins: deps.corsOrigins ?? [] }));
+  app.use(
+    chain(
+      requestId(),
+      metricsMiddleware(deps.metrics),
+      securityHeaders(),
+      cors({ allowedOrigins: deps.corsOrigins ?? [] }),
+    ),
+  );
   // Health probes answer before limits and tokens: a monitor polling it
   // must not be locked out by its own address's other traffic.
   app.get('/api/health', async (_req, res) => {
@@ -70,9 +75,13 @@ export const createApp = (deps: AppDependencies): Express => {
   });
   // Limit before anything else can answer, so failed logins, bad tokens
   // and oversized bodies count too and carry the rate-limit headers.
-  app.use(deps.rateLimiter.middleware);
-  app.use(requireJsonContentType());
-  app.use(jsonBody({ limit: deps.bodyLimit }));
+  app.use(
+    chain(
+      deps.rateLimiter.middleware,
+      requireJsonContentType(),
+      jsonBody({ limit: deps.bodyLimit }),
+    ),
+  );
   // Logging in needs no token.
   app.use(
     '/auth',

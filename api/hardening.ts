@@ -23,7 +23,7 @@ export const requestId = (): RequestHandler => (req, res, next) => {
   const id =
     incoming && SANE_REQUEST_ID.test(incoming) ? incoming : randomUUID();
   res.locals.requestId = id;
-  res.set('X-Request-Id', id);
+  res.setHeader('X-Request-Id', id);
   next();
 };
 
@@ -35,15 +35,19 @@ export const requestId = (): RequestHandler => (req, res, next) => {
  */
 export const securityHeaders = (): RequestHandler => (_req, res, next) => {
   res.removeHeader('X-Powered-By');
-  res.set({
-    'X-Content-Type-Options': 'nosniff',
-    'X-Frame-Options': 'DENY',
-    'Referrer-Policy': 'no-referrer',
-    'Content-Security-Policy': "default-src 'none'; frame-ancestors 'none'",
-    'Cross-Origin-Resource-Policy': 'same-origin',
-  });
+  // setHeader, not res.set: these run on every request, and res.set's
+  // content-type handling is work for nothing here.
+  for (const [name, value] of SECURITY_HEADERS) res.setHeader(name, value);
   next();
 };
+
+const SECURITY_HEADERS: ReadonlyArray<readonly [string, string]> = [
+  ['X-Content-Type-Options', 'nosniff'],
+  ['X-Frame-Options', 'DENY'],
+  ['Referrer-Policy', 'no-referrer'],
+  ['Content-Security-Policy', "default-src 'none'; frame-ancestors 'none'"],
+  ['Cross-Origin-Resource-Policy', 'same-origin'],
+];
 
 /** Options of {@link cors}. */
 export interface CorsOptions {
@@ -150,12 +154,15 @@ export const jsonBody = ({
   limit = DEFAULT_BODY_LIMIT,
 }: { readonly limit?: number | string } = {}): RequestHandler => {
   const parse = express.json({ limit, strict: true, type: 'application/json' });
-  return (req, res, next) =>
+  return (req, res, next) => {
+    // Reads carry no body worth reading; the router ignores one if sent.
+    if (!BODY_METHODS.has(req.method)) return next();
     parse(req, res, (error?: unknown) => {
       if (!error) return next();
       const mapped = bodyError(error as { type?: string; status?: number });
       return mapped ? sendError(res, mapped) : next(error);
     });
+  };
 };
 
 /** Answers 404 NOT_FOUND; mount it after every route. */

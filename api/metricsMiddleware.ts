@@ -1,4 +1,5 @@
 import type { Request, RequestHandler } from 'express';
+import type { Histogram } from 'prom-client';
 import type { MiraiMetrics } from '../infrastructure/metrics/metrics';
 
 /** Route label of requests no route matched (404s, early rejections). */
@@ -15,32 +16,37 @@ const routeOf = (req: Request): string => {
 
 /**
  * Observes each request's duration into
- * `http_request_duration_seconds{method,route,status_code}` when the
- * response finishes or the client goes away. Requests answered before a
- * route matched (401 from authentication, 429, 404) are labelled
+ * `http_request_duration_seconds{method,route,status_code}` once the
+ * response is done: Node emits `close` on every response, whether it
+ * finished or the client went away. Requests answered before a route
+ * matched (401 from authentication, 429, 404) are labelled
  * {@link UNMATCHED_ROUTE}. Mount it first so the time includes every
  * other middleware.
  */
 export const metricsMiddleware = (metrics: MiraiMetrics): RequestHandler => {
+  // One histogram child per label set, found by a flat string key:
+  // prom-client's own lookup hashes the label object on every call.
+  const series = new Map<string, Histogram.Internal<string>>();
+  const seriesOf = (method: string, route: string, status: number) => {
+    const key = `${method} ${status} ${route}`;
+    let child = series.get(key);
+    if (!child) {
+      child = metrics.httpRequestDuration.labels({
+        method,
+        route,
+        status_code: String(status),
+      });
+      series.set(key, child);
+    }
+    return child;
+  };
+
   return (req, res, next) => {
     const started = process.hrtime.bigint();
-    let observed = false;
-
-    const observe = () => {
-      if (observed) return;
-      observed = true;
+    res.once('close', () => {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      metrics.httpRequestDuration.observe(
-        {
-          method: req.method,
-          route: routeOf(req),
-          status_code: String(res.statusCode),
-        },
-        seconds,
-      );
-    };
-    res.once('finish', observe);
-    res.once('close', observe);
+      seriesOf(req.method, routeOf(req), res.statusCode).observe(seconds);
+    });
     next();
   };
 };

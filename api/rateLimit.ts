@@ -173,11 +173,15 @@ export const createRateLimiter = ({
     const window = windowFor(`${tier}|${client}`, time);
     window.count += 1;
 
-    res.set({
-      'X-RateLimit-Limit': String(limit),
-      'X-RateLimit-Remaining': String(Math.max(0, limit - window.count)),
-      'X-RateLimit-Reset': String(Math.ceil(window.resetAt / 1000)),
-    });
+    res.setHeader('X-RateLimit-Limit', String(limit));
+    res.setHeader(
+      'X-RateLimit-Remaining',
+      String(Math.max(0, limit - window.count)),
+    );
+    res.setHeader(
+      'X-RateLimit-Reset',
+      String(Math.ceil(window.resetAt / 1000)),
+    );
     if (window.count <= limit) return next();
 
     const retryAfter = Math.max(1, Math.ceil((window.resetAt - time) / 1000));

@@ -31,6 +31,7 @@ export interface ReadSide {
 }
 
 const POSITION_TEXT = /^\d{1,19}$/;
+const JSON_UTF8 = 'application/json; charset=utf-8';
 
 /** The position a request asks to wait for, or null when it names none. */
 export const requestedPosition = (req: Request): bigint | null => {
@@ -109,8 +110,12 @@ export const readHandler = <P>(
         body = JSON.stringify(compute(params));
         read.cache.set(key, body, projections, position);
       }
-      res.set('X-Mirai-Position', position.toString());
-      res.type('application/json').send(body);
+      res.setHeader('X-Mirai-Position', position.toString());
+      // The body is JSON text already: set the headers res.send would
+      // work out, and skip its content-type parsing.
+      res.setHeader('Content-Type', JSON_UTF8);
+      res.setHeader('Content-Length', Buffer.byteLength(body));
+      res.end(body);
     } catch (error) {
       next(error);
     }

@@ -34,11 +34,23 @@ interface Runner {
   subscription?: Subscription;
   /** True while fed by the runtime's shared subscription. */
   shared: boolean;
-  buffer: RecordedEvent[];
-  flushScheduled: boolean;
-  /** Batches run one after another on this chain. */
+  /** Settles when the last batch given to this runner is applied. */
   work: Promise<void>;
 }
+
+/** Events of one subscription waiting to become a batch. */
+interface Feed {
+  buffer: RecordedEvent[];
+  flushScheduled: boolean;
+  /** Batches of this feed run one after another on this chain. */
+  work: Promise<void>;
+}
+
+const newFeed = (): Feed => ({
+  buffer: [],
+  flushScheduled: false,
+  work: Promise.resolve(),
+});
 
 const quiet: ProjectionLog = { info: () => undefined, error: () => undefined };
 
@@ -60,6 +72,7 @@ export class ProjectionRuntime {
   private readonly batchSize: number;
   private readonly log: ProjectionLog;
   private sharedSubscription?: Subscription;
+  private readonly sharedFeed = newFeed();
   private committedBatches = 0;
   private failedBatches = 0;
 
@@ -79,8 +92,6 @@ export class ProjectionRuntime {
         checkpoint: readCheckpoint(this.db, projection.name),
         state: 'stopped',
         shared: false,
-        buffer: [],
-        flushScheduled: false,
         work: Promise.resolve(),
       });
     }
@@ -95,7 +106,8 @@ export class ProjectionRuntime {
    * Subscribes every projection from its checkpoint. One subscription,
    * from the lowest checkpoint, feeds them all, so each event is read and
    * decoded once rather than once per projection; a projection skips the
-   * events its checkpoint already holds.
+   * events its checkpoint already holds. Their batches commit together in
+   * one transaction.
    */
   start(): void {
     const runners = [...this.runners.values()];
@@ -104,19 +116,15 @@ export class ProjectionRuntime {
       runner.failure = undefined;
       runner.shared = true;
     }
+    const shared = this.sharedFeed;
+    const sharing = () =>
+      runners.filter((r) => r.shared && r.state === 'running');
     this.sharedSubscription = this.store
       .subscribeAll({ fromPosition: this.lowestCheckpoint() + 1n })
       .subscribe({
-        next: (event) => {
-          for (const runner of runners) {
-            if (runner.shared && runner.state === 'running') {
-              this.receive(runner, event);
-            }
-          }
-        },
+        next: (event) => this.receive(shared, event, sharing),
         error: (error: unknown) => {
-          for (const runner of runners) {
-            if (!runner.shared || runner.state !== 'running') continue;
+          for (const runner of sharing()) {
             runner.state = 'failed';
             this.log.error('projection subscription failed', {
               projection: runner.projection.name,
@@ -132,10 +140,12 @@ export class ProjectionRuntime {
     runner.shared = false;
     runner.state = 'running';
     runner.failure = undefined;
+    const feed = newFeed();
+    const alone = () => (runner.state === 'running' ? [runner] : []);
     runner.subscription = this.store
       .subscribeAll({ fromPosition: runner.checkpoint + 1n })
       .subscribe({
-        next: (event) => this.receive(runner, event),
+        next: (event) => this.receive(feed, event, alone),
         error: (error: unknown) => {
           if (runner.state !== 'running') return;
           runner.state = 'failed';
@@ -147,55 +157,119 @@ export class ProjectionRuntime {
       });
   }
 
-  private receive(runner: Runner, event: RecordedEvent): void {
-    runner.buffer.push(event);
-    if (runner.buffer.length >= this.batchSize) {
-      this.enqueueBatch(runner);
-    } else if (!runner.flushScheduled) {
-      runner.flushScheduled = true;
-      setImmediate(() => this.enqueueBatch(runner));
+  /**
+   * Buffers an event of `feed`; the buffer becomes a batch when it is full
+   * or at the end of this event-loop turn, and is applied to the runners
+   * `recipients` names at that moment.
+   */
+  private receive(
+    feed: Feed,
+    event: RecordedEvent,
+    recipients: () => Runner[],
+  ): void {
+    feed.buffer.push(event);
+    if (feed.buffer.length >= this.batchSize) {
+      this.enqueueBatch(feed, recipients);
+    } else if (!feed.flushScheduled) {
+      feed.flushScheduled = true;
+      setImmediate(() => this.enqueueBatch(feed, recipients));
     }
   }
 
-  private enqueueBatch(runner: Runner): void {
-    runner.flushScheduled = false;
-    if (runner.buffer.length === 0) return;
-    const batch = runner.buffer;
-    runner.buffer = [];
-    runner.work = runner.work.then(() => this.apply(runner, batch));
+  private enqueueBatch(feed: Feed, recipients: () => Runner[]): void {
+    feed.flushScheduled = false;
+    if (feed.buffer.length === 0) return;
+    const batch = feed.buffer;
+    feed.buffer = [];
+    feed.work = feed.work.then(() => this.apply(recipients(), batch));
+    // A rebuild waits on a runner's work before taking it over.
+    for (const runner of recipients()) runner.work = feed.work;
   }
 
-  /** Folds one batch and commits it; never rejects. */
-  private async apply(runner: Runner, batch: RecordedEvent[]): Promise<void> {
-    if (runner.state !== 'running') return;
-    const { projection } = runner;
+  /**
+   * Folds one batch into each runner and commits them all in one
+   * transaction, each inside a savepoint of its own: a projection whose
+   * fold or flush throws stops alone. Never rejects.
+   */
+  private async apply(runners: Runner[], batch: RecordedEvent[]) {
+    const folded: { runner: Runner; last: bigint; changed: boolean }[] = [];
+    for (const runner of runners) {
+      if (runner.state !== 'running') continue;
+      const result = this.fold(runner, batch);
+      if (result) folded.push({ runner, ...result });
+    }
+    if (folded.length === 0) return;
+
+    const ready: typeof folded = [];
+    await Promise.all(
+      folded.map(async (entry) => {
+        try {
+          await entry.runner.projection.beforeCommit?.();
+          ready.push(entry);
+        } catch (error) {
+          this.fail(entry.runner, batch[batch.length - 1], error);
+        }
+      }),
+    );
+
+    const failures = new Map<Runner, unknown>();
+    try {
+      this.db.transaction(() => {
+        for (const { runner, last } of ready) {
+          try {
+            this.db.transaction(() => {
+              runner.projection.flush(this.db);
+              writeCheckpoint(this.db, runner.projection.name, last);
+            })();
+          } catch (error) {
+            failures.set(runner, error);
+          }
+        }
+      })();
+    } catch (error) {
+      // The commit itself failed: nothing of this batch is stored.
+      for (const { runner } of ready) failures.set(runner, error);
+    }
+
+    for (const { runner, last, changed } of ready) {
+      if (failures.has(runner)) {
+        this.fail(runner, batch[batch.length - 1], failures.get(runner));
+        continue;
+      }
+      runner.checkpoint = last;
+      this.committedBatches += 1;
+      if (changed) {
+        this.changes.next({
+          projection: runner.projection.name,
+          checkpoint: last,
+        });
+      }
+    }
+    this.advanced.next();
+  }
+
+  /**
+   * Folds the events of `batch` past the runner's checkpoint into memory.
+   * Returns the new last position, or null when there was nothing new or
+   * the fold threw (the runner is then stopped).
+   */
+  private fold(
+    runner: Runner,
+    batch: RecordedEvent[],
+  ): { last: bigint; changed: boolean } | null {
     let last = runner.checkpoint;
     let changed = false;
     for (const event of batch) {
       if (event.globalPosition <= last) continue;
       try {
-        changed = projection.fold(event) || changed;
+        changed = runner.projection.fold(event) || changed;
       } catch (error) {
-        return this.fail(runner, event, error);
+        this.fail(runner, event, error);
+        return null;
       }
       last = event.globalPosition;
     }
-    if (last === runner.checkpoint) return;
-    try {
-      await projection.beforeCommit?.();
-      this.db.transaction(() => {
-        projection.flush(this.db);
-        writeCheckpoint(this.db, projection.name, last);
-      })();
-    } catch (error) {
-      return this.fail(runner, batch[batch.length - 1], error);
-    }
-    runner.checkpoint = last;
-    this.committedBatches += 1;
-    if (changed) {
-      this.changes.next({ projection: projection.name, checkpoint: last });
-    }
-    this.advanced.next();
+    return last === runner.checkpoint ? null : { last, changed };
   }
 
   private fail(runner: Runner, event: RecordedEvent, error: unknown): void {
@@ -208,7 +282,6 @@ export class ProjectionRuntime {
       message,
     };
     runner.subscription?.unsubscribe();
-    runner.buffer = [];
     // The fold may have half-applied the batch: go back to what is stored.
     runner.projection.load(this.db);
     this.log.error(
@@ -309,7 +382,6 @@ export class ProjectionRuntime {
       runner.state = 'stopped';
       runner.subscription?.unsubscribe();
       await runner.work;
-      runner.buffer = [];
       this.db.transaction(() => {
         runner.projection.reset(this.db);
         writeCheckpoint(this.db, target, 0n);

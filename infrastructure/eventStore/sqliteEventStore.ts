@@ -39,7 +39,7 @@ export interface SqliteEventStoreOptions {
   maxBatchSize?: number;
   /**
    * How often subscriptions look for events written by other processes, in
-   * milliseconds. Default 200.
+   * milliseconds, and how old `headPosition` may be about them. Default 200.
    */
   pollIntervalMs?: number;
   /**
@@ -91,6 +91,9 @@ export class SqliteEventStore implements EventStore {
   private flushScheduled = false;
   private flushed: Promise<void> = Promise.resolve();
   private closed = false;
+  /** The head as last read from the file, and when (performance.now()). */
+  private head = 0n;
+  private headReadAt = -Infinity;
 
   private readonly selectRevision: Database.Statement;
   private readonly insertEvent: Database.Statement;
@@ -208,6 +211,8 @@ export class SqliteEventStore implements EventStore {
       options.fromPosition ?? 1n,
       options.maxCount ?? -1,
     ) as EventRow[];
+    const last = rows[rows.length - 1];
+    if (last && last[0] > this.head) this.head = last[0];
     return rows.map(toRecordedEvent);
   }
 
@@ -224,10 +229,21 @@ export class SqliteEventStore implements EventStore {
     );
   }
 
+  /**
+   * Exact for this store's own appends, which move the head as they
+   * commit. Appends by other connections to the file show within
+   * `pollIntervalMs`: the head is read from the file again only when older
+   * than that, since every read models request asks for it.
+   */
   async headPosition(): Promise<bigint> {
     this.assertOpen();
-    const [head] = this.selectHead.get() as [bigint | null];
-    return head ?? 0n;
+    const now = performance.now();
+    if (now - this.headReadAt >= this.pollIntervalMs) {
+      const [head] = this.selectHead.get() as [bigint | null];
+      this.head = head ?? 0n;
+      this.headReadAt = now;
+    }
+    return this.head;
   }
 
   /** Commits the appends still queued, then closes the database. */
@@ -310,6 +326,9 @@ export class SqliteEventStore implements EventStore {
 
     batch.forEach((append, index) => {
       const outcome = outcomes[index];
+      if (outcome.ok && outcome.result.lastPosition > this.head) {
+        this.head = outcome.result.lastPosition;
+      }
       if (outcome.ok) append.resolve(outcome.result);
       else append.reject(outcome.error);
     });

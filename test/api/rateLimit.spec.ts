@@ -165,7 +165,7 @@ describe('createRateLimiter memory', () => {
         headers: {},
         socket: { remoteAddress: '127.0.0.1' },
       };
-      const res = { set: () => res, locals: {} };
+      const res = { set: () => res, setHeader: () => res, locals: {} };
       limiter.middleware(req as never, res as never, () => undefined);
     };
 
