@@ -17,7 +17,11 @@ import {
   ensureInitialAdmin,
   loadSigningSecret,
 } from './infrastructure/auth';
-import { openEventStore, EventStoreConfig } from './infrastructure/eventStore';
+import {
+  openEventStore,
+  EventStoreConfig,
+  SqliteEventStore,
+} from './infrastructure/eventStore';
 import { createLogger, Logger } from './infrastructure/logging/logger';
 import {
   CandleFileSource,
@@ -32,7 +36,10 @@ import {
   createProjections,
   openReadModelDb,
   ProjectionRuntime,
+  ProjectionWorker,
+  ReadModelDb,
   ReadModelQueries,
+  ReadModelRuntime,
   replayFromZero,
   ReplayResult,
 } from './projections';
@@ -109,7 +116,7 @@ export interface RunningMirai {
   store: EventStore;
   feed: MarketFeed | null;
   /** The projections behind every GET, and the queries over them. */
-  projections: ProjectionRuntime;
+  projections: ReadModelRuntime;
   queries: ReadModelQueries;
   /** Set on the first start of a store without users; print it once. */
   initialAdminPassword?: string;
@@ -160,6 +167,48 @@ const buildFeed = (
   }
 };
 
+/**
+ * Starts what keeps the read models live. On the SQLite store that is a
+ * worker thread with connections of its own, so folding never delays an
+ * HTTP answer; the memory and EventStoreDB stores cannot be shared with a
+ * thread that way and fold in this one. Returns the runtime and the
+ * connection queries read the read models through.
+ */
+const startProjections = async (
+  store: EventStore,
+  settings: MiraiSettings,
+  accountId: string,
+  logger: Logger,
+): Promise<{ projections: ReadModelRuntime; readModelDb: ReadModelDb }> => {
+  const options = { accountId, alertRules: settings.alertRules };
+  if (store instanceof SqliteEventStore) {
+    const readModelsPath = path.join(settings.dataDir, 'readmodels.db');
+    const projections = await ProjectionWorker.start({
+      eventsPath: path.join(settings.dataDir, 'events.db'),
+      readModelsPath,
+      durability: settings.durability,
+      projections: options,
+      commits: store.commits,
+      log: logger,
+    });
+    return { projections, readModelDb: openReadModelDb(readModelsPath) };
+  }
+  // Read models sit beside the events, or in memory with them.
+  const readModelDb = openReadModelDb(
+    settings.store === 'memory'
+      ? ':memory:'
+      : path.join(settings.dataDir, 'readmodels.db'),
+  );
+  const projections = new ProjectionRuntime({
+    store,
+    db: readModelDb,
+    projections: createProjections(store, options),
+    log: logger,
+  });
+  projections.start();
+  return { projections, readModelDb };
+};
+
 /** The composition root: opens the store, wires everything, listens. */
 export const startMirai = async (
   overrides: Partial<MiraiSettings> = {},
@@ -174,6 +223,8 @@ export const startMirai = async (
     path: path.join(settings.dataDir, 'events.db'),
     connectionString: settings.eventStoreConnectionString,
     durability: settings.durability,
+    // Commits and their fsyncs must not hold up HTTP answers.
+    writer: 'thread',
   });
   const engine = new TradingEngine(store, logger, {
     ...defaultEngineConfig(),
@@ -188,28 +239,18 @@ export const startMirai = async (
   });
   await engine.start();
 
-  // Read models sit beside the events, or in memory with them.
-  const readModelDb = openReadModelDb(
-    settings.store === 'memory'
-      ? ':memory:'
-      : path.join(settings.dataDir, 'readmodels.db'),
-  );
   const accountId = engine.config.accountId;
-  const projections = new ProjectionRuntime({
+  const { projections, readModelDb } = await startProjections(
     store,
-    db: readModelDb,
-    projections: createProjections(store, {
-      accountId,
-      alertRules: settings.alertRules,
-    }),
-    log: logger,
-  });
+    settings,
+    accountId,
+    logger,
+  );
   const queryCache = new QueryCache();
   projections.changes.subscribe((change) =>
     queryCache.projectionChanged(change.projection),
   );
   const queries = new ReadModelQueries(readModelDb, accountId);
-  projections.start();
   void store
     .headPosition()
     .then(async (head) => {

@@ -1,5 +1,6 @@
 import type { Response } from 'express';
 import { ErrorCode, MiraiError } from '../domain/errors';
+import { sendJson } from './sendJson';
 
 /** HTTP status for each error code. */
 export const STATUS_BY_CODE: Record<ErrorCode, number> = {
@@ -36,5 +37,5 @@ export const errorBody = (error: MiraiError, requestId?: string) => ({
 /** Sends `error` in the documented format with its status. */
 export const sendError = (res: Response, error: MiraiError): void => {
   const requestId = res.locals.requestId as string | undefined;
-  res.status(STATUS_BY_CODE[error.code]).json(errorBody(error, requestId));
+  sendJson(res, errorBody(error, requestId), STATUS_BY_CODE[error.code]);
 };

@@ -2,12 +2,13 @@ import type { Request, RequestHandler } from 'express';
 import type { EventStore } from '../application/eventStore';
 import { MiraiError } from '../domain/errors';
 import {
-  ProjectionRuntime,
   QUERY_PROJECTIONS,
   QueryName,
   ReadModelQueries,
+  ReadModelRuntime,
 } from '../projections';
 import type { QueryCache } from './queryCache';
+import { sendJsonText } from './sendJson';
 
 /** Header and query parameter a client uses to wait for its own writes. */
 export const WAIT_FOR_HEADER = 'X-Mirai-Wait-For';
@@ -23,7 +24,7 @@ export const DEFAULT_WAIT_MS = 1_000;
 /** What the read routes are given by the composition root. */
 export interface ReadSide {
   store: EventStore;
-  runtime: ProjectionRuntime;
+  runtime: ReadModelRuntime;
   queries: ReadModelQueries;
   cache: QueryCache;
   /** Longest wait for an explicit position, ms. Default `EXPLICIT_WAIT_MS`. */
@@ -31,7 +32,6 @@ export interface ReadSide {
 }
 
 const POSITION_TEXT = /^\d{1,19}$/;
-const JSON_UTF8 = 'application/json; charset=utf-8';
 
 /** The position a request asks to wait for, or null when it names none. */
 export const requestedPosition = (req: Request): bigint | null => {
@@ -111,11 +111,7 @@ export const readHandler = <P>(
         read.cache.set(key, body, projections, position);
       }
       res.setHeader('X-Mirai-Position', position.toString());
-      // The body is JSON text already: set the headers res.send would
-      // work out, and skip its content-type parsing.
-      res.setHeader('Content-Type', JSON_UTF8);
-      res.setHeader('Content-Length', Buffer.byteLength(body));
-      res.end(body);
+      sendJsonText(res, body);
     } catch (error) {
       next(error);
     }

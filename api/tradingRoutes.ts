@@ -3,6 +3,7 @@ import type { TradingEngine } from '../application/tradingEngine';
 import { MiraiError } from '../domain/errors';
 import { SUPPORTED_SYMBOLS } from '../domain/market/symbols';
 import { sendError } from './errorResponse';
+import { sendJson } from './sendJson';
 import { apiNumber, apiTime } from './formatting';
 import type { TradeQuery } from '../projections';
 import { orderBodyError, validateOrderBody } from './orderSchema';
@@ -62,7 +63,7 @@ export const tradingRoutes = (
         strategy: body.strategy,
         user: res.locals.user?.username ?? 'anonymous',
       });
-      res.set(POSITION_HEADER, outcome.globalPosition.toString());
+      res.setHeader(POSITION_HEADER, outcome.globalPosition.toString());
       if (outcome.rejection) {
         const code = outcome.rejection.code as MiraiError['code'];
         const details: Record<string, unknown> = { order_id: outcome.orderId };
@@ -73,7 +74,7 @@ export const tradingRoutes = (
           new MiraiError(code, outcome.rejection.reason, details),
         );
       }
-      res.json({
+      sendJson(res, {
         order_id: outcome.orderId,
         status: outcome.status,
         symbol: outcome.symbol,

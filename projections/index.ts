@@ -8,6 +8,8 @@ export * from './alertsProcessManager';
 export * from './createProjections';
 export * from './projection';
 export * from './projectionRuntime';
+export * from './projectionWorker';
+export * from './readModelRuntime';
 export * from './queries';
 export * from './readModelDb';
 export * from './replay';

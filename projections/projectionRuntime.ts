@@ -1,7 +1,14 @@
-import { Subject, Subscription } from 'rxjs';
+import { Observable, Subject, Subscription } from 'rxjs';
 import type { EventStore, RecordedEvent } from '../application/eventStore';
 import { readCheckpoint, writeCheckpoint } from './checkpoints';
 import type { Projection, ProjectionStatus, ReadModelDb } from './projection';
+import {
+  BatchCounters,
+  lowestCheckpointOf,
+  ReadModelChange,
+  ReadModelRuntime,
+  waitForProjections,
+} from './readModelRuntime';
 
 /** Where the runtime reports; the application's logger fits. */
 export interface ProjectionLog {
@@ -17,13 +24,6 @@ export interface ProjectionRuntimeOptions {
   /** Most events folded per transaction. Default 1,000. */
   batchSize?: number;
   log?: ProjectionLog;
-}
-
-/** A committed batch that changed a read model. */
-export interface ReadModelChange {
-  projection: string;
-  /** The projection's checkpoint after the batch. */
-  checkpoint: bigint;
 }
 
 interface Runner {
@@ -62,9 +62,11 @@ const quiet: ProjectionLog = { info: () => undefined, error: () => undefined };
  * so a redelivery changes nothing. A projection whose fold throws logs the
  * event's position and type and stops; the others go on.
  */
-export class ProjectionRuntime {
+export class ProjectionRuntime implements ReadModelRuntime {
   private readonly runners = new Map<string, Runner>();
   private readonly advanced = new Subject<void>();
+  /** Emits after each batch, committed or failed. */
+  readonly progress: Observable<void> = this.advanced.asObservable();
   /** Emits after each committed batch that changed a read model. */
   readonly changes = new Subject<ReadModelChange>();
   private readonly store: EventStore;
@@ -308,7 +310,7 @@ export class ProjectionRuntime {
   }
 
   /** Batches committed and batches that failed since start. */
-  counters(): { committedBatches: number; failedBatches: number } {
+  counters(): BatchCounters {
     return {
       committedBatches: this.committedBatches,
       failedBatches: this.failedBatches,
@@ -326,48 +328,22 @@ export class ProjectionRuntime {
     return runner;
   }
 
-  /** Lowest checkpoint among `names` (default: all). */
   lowestCheckpoint(names: readonly string[] = this.names()): bigint {
-    let lowest: bigint | null = null;
-    for (const name of names) {
-      const checkpoint = this.runner(name).checkpoint;
-      if (lowest === null || checkpoint < lowest) lowest = checkpoint;
-    }
-    return lowest ?? 0n;
+    return lowestCheckpointOf(this.statuses(), names);
   }
 
-  /**
-   * Resolves true once every projection in `names` (default all) has
-   * committed `position`, false after `timeoutMs` or as soon as one of
-   * them has stopped short of it.
-   */
   waitFor(
     position: bigint,
     timeoutMs: number,
     names: readonly string[] = this.names(),
   ): Promise<boolean> {
-    const runners = names.map((name) => this.runner(name));
-    const verdict = (): boolean | null => {
-      if (runners.every((r) => r.checkpoint >= position)) return true;
-      if (runners.some((r) => r.state !== 'running')) return false;
-      return null;
-    };
-    const now = verdict();
-    if (now !== null) return Promise.resolve(now);
-    return new Promise((resolve) => {
-      const done = (result: boolean) => {
-        clearTimeout(timer);
-        subscription.unsubscribe();
-        resolve(result);
-      };
-      const timer = setTimeout(() => done(false), timeoutMs);
-      // A waiting reader must not keep a stopping process alive.
-      timer.unref();
-      const subscription = this.advanced.subscribe(() => {
-        const result = verdict();
-        if (result !== null) done(result);
-      });
-    });
+    return waitForProjections(
+      () => this.statuses(),
+      this.advanced,
+      position,
+      timeoutMs,
+      names,
+    );
   }
 
   /**

@@ -86,11 +86,7 @@ export interface EventStore {
    */
   subscribeAll(options?: { fromPosition?: bigint }): Observable<RecordedEvent>;
 
-  /**
-   * Global position of the last stored event, 0n when empty. Exact for
-   * appends made through this object; an adapter may see appends made
-   * through another connection a short, documented time late.
-   */
+  /** Global position of the last stored event, 0n when empty. */
   headPosition(): Promise<bigint>;
 
   /** Flushes and releases the store; later calls fail. */

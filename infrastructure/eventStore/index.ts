@@ -21,6 +21,8 @@ export interface EventStoreConfig {
   connectionString?: string;
   /** SQLite only; see `SqliteEventStoreOptions.durability`. */
   durability?: 'full' | 'normal';
+  /** SQLite only; see `SqliteEventStoreOptions.writer`. */
+  writer?: 'inline' | 'thread';
 }
 
 /** Opens the event store that `config` describes. */
@@ -34,6 +36,7 @@ export const openEventStore = async (
       return new SqliteEventStore({
         path: config.path ?? './data/events.db',
         durability: config.durability,
+        writer: config.writer,
       });
     case 'eventstoredb':
       if (config.connectionString === undefined) {

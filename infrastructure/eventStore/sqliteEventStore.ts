@@ -13,10 +13,12 @@ import {
   RecordedEvent,
 } from '../../application/eventStore';
 import {
-  assertExpectedRevision,
-  CurrentRevision,
-  nextRevision,
-} from './expectedRevision';
+  AppendOutcome,
+  openEventsConnection,
+  SerializedAppend,
+  SqliteWriter,
+} from './sqliteWriter';
+import { SqliteWriterThread } from './sqliteWriterThread';
 import { pullSubscription } from './pullSubscription';
 
 /** Options of `SqliteEventStore`. */
@@ -39,7 +41,7 @@ export interface SqliteEventStoreOptions {
   maxBatchSize?: number;
   /**
    * How often subscriptions look for events written by other processes, in
-   * milliseconds, and how old `headPosition` may be about them. Default 200.
+   * milliseconds. Default 200.
    */
   pollIntervalMs?: number;
   /**
@@ -50,15 +52,18 @@ export interface SqliteEventStoreOptions {
    * losing power. Trades durability for several times the commit rate.
    */
   durability?: 'full' | 'normal';
+  /**
+   * Where commits run. `'inline'` (default): on the calling thread, which
+   * waits for each commit and its fsync. `'thread'`: on a writer thread
+   * with its own connection, so the calling thread goes on serving while
+   * a batch commits; the next batch collects meanwhile.
+   */
+  writer?: 'inline' | 'thread';
 }
 
 /** An append waiting for the next group commit. */
 interface PendingAppend {
-  streamId: string;
-  expectedRevision: ExpectedRevision;
-  types: string[];
-  data: string[];
-  metadata: string[];
+  append: SerializedAppend;
   resolve: (result: AppendResult) => void;
   reject: (error: unknown) => void;
 }
@@ -79,8 +84,10 @@ const MAX_REVISION = 2n ** 63n - 1n;
  * checked and applied on its own inside a savepoint, and its promise settles
  * only after the commit. Several connections, in this process or others,
  * may share the file: writes take the write lock up front (`BEGIN
- * IMMEDIATE`) and wait up to `busyTimeoutMs` for it. That wait blocks the
- * event loop, as every better-sqlite3 call does.
+ * IMMEDIATE`) and wait up to `busyTimeoutMs` for it. Inline, that wait
+ * and every commit's fsync block the event loop, as every better-sqlite3
+ * call does; with `writer: 'thread'` they happen on a writer thread and
+ * only reads run on the caller's.
  */
 export class SqliteEventStore implements EventStore {
   private readonly db: Database.Database;
@@ -89,24 +96,23 @@ export class SqliteEventStore implements EventStore {
   private readonly pollIntervalMs: number;
   private pending: PendingAppend[] = [];
   private flushScheduled = false;
+  /** Settles when the batch being written (if any) is settled. */
   private flushed: Promise<void> = Promise.resolve();
+  private writing = false;
   private closed = false;
-  /** The head as last read from the file, and when (performance.now()). */
+  /** The head, and the `data_version` it was last read from the file at. */
   private head = 0n;
-  private headReadAt = -Infinity;
+  private headDataVersion = -1n;
+  /** Commits on this thread, or hands batches to a writer thread. */
+  private readonly writer:
+    | { kind: 'inline'; writer: SqliteWriter }
+    | { kind: 'thread'; thread: SqliteWriterThread };
 
-  private readonly selectRevision: Database.Statement;
-  private readonly insertEvent: Database.Statement;
   private readonly selectAll: Database.Statement;
   private readonly selectStreamForwards: Database.Statement;
   private readonly selectStreamBackwards: Database.Statement;
   private readonly selectHead: Database.Statement;
-  private readonly begin: Database.Statement;
-  private readonly commit: Database.Statement;
-  private readonly rollback: Database.Statement;
-  private readonly savepoint: Database.Statement;
-  private readonly rollbackToSavepoint: Database.Statement;
-  private readonly releaseSavepoint: Database.Statement;
+  private readonly selectDataVersion: Database.Statement;
 
   constructor(options: SqliteEventStoreOptions) {
     this.maxBatchSize = options.maxBatchSize ?? 2_000;
@@ -114,25 +120,21 @@ export class SqliteEventStore implements EventStore {
     if (options.path !== ':memory:') {
       mkdirSync(dirname(options.path), { recursive: true });
     }
-    this.db = new Database(options.path, {
-      timeout: options.busyTimeoutMs ?? 5_000,
-    });
-    // Positions and revisions are 64-bit: never let them become numbers.
-    this.db.defaultSafeIntegers(true);
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma(
-      `synchronous = ${options.durability === 'normal' ? 'NORMAL' : 'FULL'}`,
-    );
+    const connection = {
+      busyTimeoutMs: options.busyTimeoutMs ?? 5_000,
+      durability: options.durability ?? 'full',
+    };
+    this.db = openEventsConnection(options.path, connection);
     this.createSchema(options.initialPosition ?? 1n);
+    this.writer =
+      options.writer === 'thread' && options.path !== ':memory:'
+        ? {
+            kind: 'thread',
+            thread: new SqliteWriterThread({ path: options.path, connection }),
+          }
+        : { kind: 'inline', writer: new SqliteWriter(this.db) };
 
     const db = this.db;
-    this.selectRevision = db.prepare(
-      'SELECT MAX(revision) FROM events WHERE stream_id = ?',
-    );
-    this.insertEvent = db.prepare(
-      `INSERT INTO events (${EVENT_COLUMNS.slice('position, '.length)})
-       VALUES (?, ?, ?, ?, ?, ?)`,
-    );
     this.selectAll = db.prepare(
       `SELECT ${EVENT_COLUMNS} FROM events
        WHERE position >= ? ORDER BY position LIMIT ?`,
@@ -146,14 +148,8 @@ export class SqliteEventStore implements EventStore {
        WHERE stream_id = ? AND revision <= ? ORDER BY revision DESC LIMIT ?`,
     );
     this.selectHead = db.prepare('SELECT MAX(position) FROM events');
-    this.begin = db.prepare('BEGIN IMMEDIATE');
-    this.commit = db.prepare('COMMIT');
-    this.rollback = db.prepare('ROLLBACK');
-    this.savepoint = db.prepare('SAVEPOINT append');
-    this.rollbackToSavepoint = db.prepare('ROLLBACK TO append');
-    this.releaseSavepoint = db.prepare('RELEASE append');
+    this.selectDataVersion = db.prepare('PRAGMA data_version').pluck();
     for (const statement of [
-      this.selectRevision,
       this.selectAll,
       this.selectStreamForwards,
       this.selectStreamBackwards,
@@ -176,11 +172,13 @@ export class SqliteEventStore implements EventStore {
       // Serialise now, so an event that is not JSON fails its own append
       // before the group transaction starts.
       this.pending.push({
-        streamId,
-        expectedRevision,
-        types: events.map((event) => event.type),
-        data: events.map((event) => JSON.stringify(event.data)),
-        metadata: events.map((event) => JSON.stringify(event.metadata ?? {})),
+        append: {
+          streamId,
+          expectedRevision,
+          types: events.map((event) => event.type),
+          data: events.map((event) => JSON.stringify(event.data)),
+          metadata: events.map((event) => JSON.stringify(event.metadata ?? {})),
+        },
         resolve,
         reject,
       });
@@ -229,19 +227,32 @@ export class SqliteEventStore implements EventStore {
     );
   }
 
+  /** Emits after each commit of this store's own appends. */
+  get commits(): Observable<void> {
+    return this.appended.asObservable();
+  }
+
   /**
-   * Exact for this store's own appends, which move the head as they
-   * commit. Appends by other connections to the file show within
-   * `pollIntervalMs`: the head is read from the file again only when older
-   * than that, since every read models request asks for it.
+   * Tells subscriptions to look for new events now rather than at their
+   * next poll: for a process told by another one that it appended.
+   */
+  wake(): void {
+    if (!this.closed) this.appended.next();
+  }
+
+  /**
+   * Kept in memory: this store's own commits move it, and SQLite's
+   * `data_version`, which changes only when another connection commits,
+   * says when it must be read from the file again. Every read-model
+   * request asks for the head, so this saves a query per request.
    */
   async headPosition(): Promise<bigint> {
     this.assertOpen();
-    const now = performance.now();
-    if (now - this.headReadAt >= this.pollIntervalMs) {
+    const version = this.selectDataVersion.get() as bigint;
+    if (version !== this.headDataVersion) {
       const [head] = this.selectHead.get() as [bigint | null];
       this.head = head ?? 0n;
-      this.headReadAt = now;
+      this.headDataVersion = version;
     }
     return this.head;
   }
@@ -249,11 +260,12 @@ export class SqliteEventStore implements EventStore {
   /** Commits the appends still queued, then closes the database. */
   async close(): Promise<void> {
     if (this.closed) return;
-    while (this.pending.length > 0 || this.flushScheduled) {
+    while (this.pending.length > 0 || this.flushScheduled || this.writing) {
       await this.flushed;
     }
     this.closed = true;
     this.appended.complete();
+    if (this.writer.kind === 'thread') await this.writer.thread.close();
     this.db.close();
   }
 
@@ -285,99 +297,54 @@ export class SqliteEventStore implements EventStore {
   }
 
   private scheduleFlush(): void {
-    if (this.flushScheduled) return;
+    if (this.flushScheduled || this.writing) return;
     this.flushScheduled = true;
     // setImmediate, not a microtask: appends issued by callbacks of the
     // previous commit (a writer loop) get the chance to join this batch.
     this.flushed = new Promise((done) =>
       setImmediate(() => {
         this.flushScheduled = false;
-        this.flush();
-        done();
+        void this.flush().then(done);
       }),
     );
   }
 
-  private flush(): void {
+  /**
+   * Writes the next batch of pending appends and settles their promises.
+   * On a writer thread one batch is in flight at a time; appends made
+   * meanwhile wait and form the next batch. Never rejects.
+   */
+  private async flush(): Promise<void> {
     const batch = this.pending.splice(0, this.maxBatchSize);
-    if (this.pending.length > 0) this.scheduleFlush();
     if (batch.length === 0) return;
-
-    const outcomes: Array<
-      { ok: true; result: AppendResult } | { ok: false; error: unknown }
-    > = [];
+    this.writing = true;
+    let outcomes: AppendOutcome[];
     try {
-      this.begin.run();
-      try {
-        const recordedAt = new Date().toISOString();
-        for (const append of batch) {
-          outcomes.push(this.applyInSavepoint(append, recordedAt));
-        }
-        this.commit.run();
-      } catch (error) {
-        if (this.db.inTransaction) this.rollback.run();
-        throw error;
-      }
+      const appends = batch.map((pending) => pending.append);
+      outcomes =
+        this.writer.kind === 'inline'
+          ? this.writer.writer.write(appends)
+          : await this.writer.thread.write(appends);
     } catch (error) {
       // Nothing of this batch was committed (busy timeout, disk full…).
-      for (const append of batch) append.reject(error);
-      return;
+      for (const pending of batch) pending.reject(error);
+      outcomes = [];
+    } finally {
+      this.writing = false;
     }
 
-    batch.forEach((append, index) => {
-      const outcome = outcomes[index];
-      if (outcome.ok && outcome.result.lastPosition > this.head) {
-        this.head = outcome.result.lastPosition;
+    outcomes.forEach((outcome, index) => {
+      if (outcome.ok) {
+        if (outcome.result.lastPosition > this.head) {
+          this.head = outcome.result.lastPosition;
+        }
+        batch[index].resolve(outcome.result);
+      } else {
+        batch[index].reject(outcome.error);
       }
-      if (outcome.ok) append.resolve(outcome.result);
-      else append.reject(outcome.error);
     });
-    this.appended.next();
-  }
-
-  /** Checks and writes one append; on failure it leaves no trace. */
-  private applyInSavepoint(
-    append: PendingAppend,
-    recordedAt: string,
-  ): { ok: true; result: AppendResult } | { ok: false; error: unknown } {
-    this.savepoint.run();
-    try {
-      const [last] = this.selectRevision.get(append.streamId) as [
-        bigint | null,
-      ];
-      const current: CurrentRevision = last ?? 'no_stream';
-      assertExpectedRevision(append.streamId, append.expectedRevision, current);
-
-      let revision = nextRevision(current);
-      let firstPosition = 0n;
-      let lastPosition = 0n;
-      for (let i = 0; i < append.types.length; i++) {
-        const info = this.insertEvent.run(
-          append.streamId,
-          revision,
-          append.types[i],
-          append.data[i],
-          append.metadata[i],
-          recordedAt,
-        );
-        lastPosition = BigInt(info.lastInsertRowid);
-        if (i === 0) firstPosition = lastPosition;
-        revision++;
-      }
-      this.releaseSavepoint.run();
-      return {
-        ok: true,
-        result: {
-          nextExpectedRevision: revision - 1n,
-          firstPosition,
-          lastPosition,
-        },
-      };
-    } catch (error) {
-      this.rollbackToSavepoint.run();
-      this.releaseSavepoint.run();
-      return { ok: false, error };
-    }
+    if (outcomes.length > 0) this.appended.next();
+    if (this.pending.length > 0) this.scheduleFlush();
   }
 
   private assertOpen(): void {

@@ -161,6 +161,34 @@ describe('ProjectionRuntime', () => {
     await runtime.stop();
   });
 
+  it('commits the others when one projection fails to write its batch', async () => {
+    const store = new InMemoryEventStore();
+    const db = openReadModelDb(':memory:');
+    const lines: string[] = [];
+    const failing = new CountingProjection('failing');
+    failing.flush = () => {
+      throw new Error('disk says no');
+    };
+    const runtime = new ProjectionRuntime({
+      store,
+      db,
+      projections: [failing, new CountingProjection('good')],
+      log: { info: () => undefined, error: (msg) => lines.push(msg) },
+    });
+    runtime.start();
+    await appendEvents(store, ['X', 'Y']);
+    expect(await runtime.waitFor(2n, 1000, ['good'])).to.equal(true);
+    expect(await runtime.waitFor(2n, 1000, ['failing'])).to.equal(false);
+    expect(count(db, 'good')).to.deep.equal({ X: 1, Y: 1 });
+    expect(count(db, 'failing')).to.deep.equal({});
+    expect(runtime.checkpoint('failing')).to.equal(0n);
+    expect(lines).to.have.length(1);
+    expect(lines[0]).to.match(
+      /^projection failing stopped at event \d \(\w\): disk says no$/,
+    );
+    await runtime.stop();
+  });
+
   it('rebuilds one projection from zero to the same tables', async () => {
     const store = new InMemoryEventStore();
     const db = openReadModelDb(':memory:');

@@ -23,22 +23,31 @@ eventStoreContract('in-memory', async ({ initialPosition }) => {
   return { store, cleanup: () => store.close() };
 });
 
-eventStoreContract('SQLite', async ({ initialPosition }) => {
-  const file = tempDatabase();
-  let store = new SqliteEventStore({ path: file.path, initialPosition });
-  return {
-    store,
-    reopen: async () => {
-      await store.close();
-      store = new SqliteEventStore({ path: file.path });
-      return store;
+for (const writer of ['inline', 'thread'] as const) {
+  eventStoreContract(
+    `SQLite (${writer} writer)`,
+    async ({ initialPosition }) => {
+      const file = tempDatabase();
+      let store = new SqliteEventStore({
+        path: file.path,
+        initialPosition,
+        writer,
+      });
+      return {
+        store,
+        reopen: async () => {
+          await store.close();
+          store = new SqliteEventStore({ path: file.path, writer });
+          return store;
+        },
+        cleanup: async () => {
+          await store.close();
+          file.remove();
+        },
+      };
     },
-    cleanup: async () => {
-      await store.close();
-      file.remove();
-    },
-  };
-});
+  );
+}
 
 const connectionString = process.env.EVENTSTORE_CONNECTION_STRING;
 if (connectionString !== undefined) {
@@ -87,6 +96,19 @@ describe('SQLite event store shared by two connections', () => {
     expect(await second.readStream('account-1')).to.have.length(2);
   });
 
+  it('reports a head moved by another connection, and by its own appends', async () => {
+    expect(await first.headPosition()).to.equal(0n);
+    const theirs = await second.append(
+      's',
+      [{ type: 'A', data: {} }],
+      'no_stream',
+    );
+    expect(await first.headPosition()).to.equal(theirs.lastPosition);
+    const ours = await first.append('s', [{ type: 'B', data: {} }], 0n);
+    expect(await first.headPosition()).to.equal(ours.lastPosition);
+    expect(await second.headPosition()).to.equal(ours.lastPosition);
+  });
+
   it('delivers events written through another connection to a subscriber', async () => {
     const received = new Promise<bigint>((resolve) => {
       const subscription = first.subscribeAll().subscribe((e) => {
@@ -100,5 +122,44 @@ describe('SQLite event store shared by two connections', () => {
       'no_stream',
     );
     expect(await received).to.equal(result.firstPosition);
+  });
+});
+
+describe('SQLite event store with a writer thread', () => {
+  it('fails every append with the reason once its writer thread is gone, writing nothing more', async () => {
+    const file = tempDatabase();
+    const store = new SqliteEventStore({ path: file.path, writer: 'thread' });
+    await store.append('s', [{ type: 'A', data: {} }], 'no_stream');
+    // The thread is private: end it the way a crash would.
+    const thread = (store as unknown as { writer: { thread: unknown } }).writer
+      .thread as { worker: { terminate(): Promise<number> } };
+    await thread.worker.terminate();
+
+    const attempt = store.append('s', [{ type: 'B', data: {} }], 0n);
+    const error = await attempt.then(
+      () => null,
+      (e: Error) => e,
+    );
+    expect(error?.message).to.match(/writer thread exited/);
+    expect((await store.readAll()).map((e) => e.type)).to.deep.equal(['A']);
+    await store.close();
+    file.remove();
+  });
+
+  it('commits appends made while a batch is in flight in the next batch', async () => {
+    const file = tempDatabase();
+    const store = new SqliteEventStore({ path: file.path, writer: 'thread' });
+    const appends = Array.from({ length: 200 }, (_, i) =>
+      store.append(`s-${i % 7}`, [{ type: 'E', data: { i } }], 'any'),
+    );
+    const results = await Promise.all(appends);
+    const positions = results.map((r) => r.firstPosition);
+    expect(new Set(positions).size).to.equal(200);
+    expect(await store.headPosition()).to.equal(200n);
+    await store.close();
+    const reopened = new SqliteEventStore({ path: file.path });
+    expect(await reopened.readAll()).to.have.length(200);
+    await reopened.close();
+    file.remove();
   });
 });

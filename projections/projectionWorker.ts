@@ -1,0 +1,213 @@
+import type { Worker } from 'node:worker_threads';
+import { Observable, Subject, Subscription } from 'rxjs';
+import { startThread } from '../infrastructure/threads/startThread';
+import type { ProjectionSetOptions } from './createProjections';
+import type { ProjectionStatus } from './projection';
+import type { ProjectionLog } from './projectionRuntime';
+import {
+  BatchCounters,
+  lowestCheckpointOf,
+  ReadModelChange,
+  ReadModelRuntime,
+  waitForProjections,
+} from './readModelRuntime';
+
+/** What the projection thread is started with; plain data only. */
+export interface ProjectionThreadSettings {
+  /** The SQLite event store file, opened again by the thread. */
+  eventsPath: string;
+  /** The read-model database file. */
+  readModelsPath: string;
+  /** fsync policy of the thread's own appends (alerts); default `full`. */
+  durability?: 'full' | 'normal';
+  /** Account and alert rules of the projections. */
+  projections?: ProjectionSetOptions;
+  /** Most events folded per transaction; default the runtime's. */
+  batchSize?: number;
+}
+
+/** Messages from the projection thread to its host. */
+export type ThreadMessage =
+  | {
+      kind: 'ready' | 'progress';
+      statuses: ProjectionStatus[];
+      counters: BatchCounters;
+      changes: ReadModelChange[];
+    }
+  | {
+      kind: 'log';
+      level: 'info' | 'error';
+      message: string;
+      fields?: Record<string, unknown>;
+    }
+  | { kind: 'stopped' };
+
+/** Messages from the host to its projection thread. */
+export type HostMessage = { kind: 'wake' } | { kind: 'stop' };
+
+/** Options of {@link ProjectionWorker.start}. */
+export interface ProjectionWorkerOptions extends ProjectionThreadSettings {
+  /**
+   * Fires after each commit of this process's store, so the thread reads
+   * the new events at once instead of at its next poll.
+   */
+  commits: Observable<unknown>;
+  log?: ProjectionLog;
+}
+
+const quiet: ProjectionLog = { info: () => undefined, error: () => undefined };
+
+/**
+ * Keeps the read models live on a worker thread of their own: the thread
+ * opens the SQLite event store and read-model files itself and runs a
+ * `ProjectionRuntime` over them, so folding and read-model commits take no
+ * time from the thread that answers HTTP. The host mirrors the thread's
+ * checkpoints, which is all `waitFor`, lag reports and cache invalidation
+ * need; queries read the read-model file through a connection of their
+ * own.
+ *
+ * If the thread dies, every projection is reported `failed` with the
+ * reason, reads stop waiting for it, and the log says why.
+ */
+export class ProjectionWorker implements ReadModelRuntime {
+  readonly changes = new Subject<ReadModelChange>();
+  private readonly progress = new Subject<void>();
+  private current: ProjectionStatus[] = [];
+  private batches: BatchCounters = { committedBatches: 0, failedBatches: 0 };
+  private readonly worker: Worker;
+  private readonly log: ProjectionLog;
+  private wakeUps?: Subscription;
+  private stopped: Promise<void> | null = null;
+  private exited = false;
+
+  private constructor(options: ProjectionWorkerOptions) {
+    this.log = options.log ?? quiet;
+    const { commits: _commits, log: _log, ...settings } = options;
+    this.worker = startThread(
+      __filename,
+      'projectionThread',
+      settings satisfies ProjectionThreadSettings,
+    );
+  }
+
+  /**
+   * Starts the thread; resolves once every read model's tables exist and
+   * its projections are subscribed, rejects if the thread cannot start.
+   */
+  static async start(
+    options: ProjectionWorkerOptions,
+  ): Promise<ProjectionWorker> {
+    const host = new ProjectionWorker(options);
+    await host.listen();
+    host.wakeUps = options.commits.subscribe(() => host.post({ kind: 'wake' }));
+    return host;
+  }
+
+  private listen(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      let ready = false;
+      this.worker.on('message', (message: ThreadMessage) => {
+        if (message.kind === 'ready') ready = true;
+        this.receive(message);
+        if (message.kind === 'ready') resolve();
+      });
+      this.worker.on('error', (error) => {
+        if (!ready) return reject(error);
+        this.threadDied(error.message);
+      });
+      this.worker.on('exit', (code) => {
+        this.exited = true;
+        if (!ready) {
+          return reject(new Error(`projection thread exited with ${code}`));
+        }
+        if (!this.stopped) this.threadDied(`thread exited with code ${code}`);
+      });
+    });
+  }
+
+  private receive(message: ThreadMessage): void {
+    switch (message.kind) {
+      case 'ready':
+      case 'progress':
+        this.current = message.statuses;
+        this.batches = message.counters;
+        for (const change of message.changes) this.changes.next(change);
+        this.progress.next();
+        return;
+      case 'log':
+        this.log[message.level](message.message, message.fields);
+        return;
+      case 'stopped':
+        return;
+    }
+  }
+
+  private threadDied(reason: string): void {
+    this.log.error(`projection thread stopped: ${reason}`, { reason });
+    this.current = this.current.map((status) =>
+      status.state === 'running'
+        ? {
+            ...status,
+            state: 'failed',
+            failure: {
+              globalPosition: status.checkpoint,
+              type: 'projection thread',
+              message: reason,
+            },
+          }
+        : status,
+    );
+    this.progress.next();
+  }
+
+  private post(message: HostMessage): void {
+    if (!this.exited) this.worker.postMessage(message);
+  }
+
+  names(): string[] {
+    return this.current.map((status) => status.name);
+  }
+
+  statuses(): ProjectionStatus[] {
+    return this.current.map((status) => ({ ...status }));
+  }
+
+  counters(): BatchCounters {
+    return { ...this.batches };
+  }
+
+  lowestCheckpoint(names: readonly string[] = this.names()): bigint {
+    return lowestCheckpointOf(this.current, names);
+  }
+
+  waitFor(
+    position: bigint,
+    timeoutMs: number,
+    names: readonly string[] = this.names(),
+  ): Promise<boolean> {
+    return waitForProjections(
+      () => this.current,
+      this.progress,
+      position,
+      timeoutMs,
+      names,
+    );
+  }
+
+  /**
+   * Lets the thread finish the batch it is applying, close its files and
+   * exit. Events not yet committed are folded again on the next start.
+   */
+  stop(): Promise<void> {
+    this.stopped ??= (async () => {
+      this.wakeUps?.unsubscribe();
+      if (this.exited) return;
+      const exited = new Promise<void>((resolve) =>
+        this.worker.once('exit', () => resolve()),
+      );
+      this.post({ kind: 'stop' });
+      await exited;
+    })();
+    return this.stopped;
+  }
+}
