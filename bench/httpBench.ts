@@ -77,7 +77,8 @@ export const runHttpBench = async (): Promise<object[]> => {
 
   const base = median(results.baseline);
   const note =
-    'rate limits raised to 1e9/min for the bench; spec defaults 100/50/10';
+    'rate limits raised to 1e9/min for the bench; spec defaults 100/50/10; ' +
+    'commits on the writer thread, projections on their own thread';
   const ours = (durability: 'full' | 'normal') => ({
     bench: `http_orders_mirai_sqlite_${durability}`,
     unit: 'orders/s',
