@@ -27,6 +27,7 @@ import {
   CandleFileSource,
   DEFAULT_START_PRICES,
   FileFeed,
+  FileFeedResult,
   MarketFeed,
   SimulatedFeed,
 } from './infrastructure/marketData';
@@ -350,7 +351,17 @@ export const startMirai = async (
   const feed = buildFeed(settings.feed, engine, logger);
   feed?.start((candle) => engine.ingestCandle(candle).then(() => undefined));
   feed?.done.then(
-    (result) => logger.info('feed ended', { ...result }),
+    (result) => {
+      logger.info('feed ended', { ...result });
+      const skipped = (result as Partial<FileFeedResult>).skipped ?? 0;
+      if (result.emitted === 0 && skipped > 0) {
+        logger.warn(
+          'the file feed added no candle: the store already holds these ' +
+            'or newer ones; use a fresh --data-dir to replay the file',
+          { dataDir: settings.dataDir, skipped },
+        );
+      }
+    },
     (error: unknown) => logger.error('feed failed', { error }),
   );
 

@@ -100,12 +100,20 @@ const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH']);
 /**
  * Answers 415 UNSUPPORTED_MEDIA_TYPE to a POST, PUT or PATCH whose body
  * is not `application/json` (a charset parameter is fine). A request
- * without a body passes.
+ * without a body, or with an empty one and no content type, passes.
  */
 export const requireJsonContentType = (): RequestHandler => {
   return (req, res, next) => {
     // req.is gives null when there is no body, false on another type.
-    if (!BODY_METHODS.has(req.method) || req.is('application/json') !== false) {
+    // An empty, untyped body (`Content-Length: 0`, as fetch sends for a
+    // bare POST) is no body.
+    const emptyUntyped =
+      req.headers['content-length'] === '0' && !req.headers['content-type'];
+    if (
+      !BODY_METHODS.has(req.method) ||
+      emptyUntyped ||
+      req.is('application/json') !== false
+    ) {
       return next();
     }
     sendError(

@@ -2,6 +2,7 @@ import { Request, Router } from 'express';
 import type { TradingEngine } from '../application/tradingEngine';
 import { MiraiError } from '../domain/errors';
 import { SUPPORTED_SYMBOLS } from '../domain/market/symbols';
+import { requireRole } from './auth';
 import { sendError } from './errorResponse';
 import { sendJson } from './sendJson';
 import { apiNumber, apiTime } from './formatting';
@@ -101,6 +102,28 @@ export const tradingRoutes = (
       next(error);
     }
   });
+
+  // Pausing stops new orders for everyone: an admin's call.
+  for (const [route, paused] of [
+    ['/pause', true],
+    ['/resume', false],
+  ] as const) {
+    router.post(route, requireRole('admin'), async (_req, res, next) => {
+      try {
+        const position = await engine.setPaused(
+          paused,
+          res.locals.user?.username ?? 'anonymous',
+        );
+        res.setHeader(POSITION_HEADER, position.toString());
+        sendJson(res, {
+          status: paused ? 'paused' : 'active',
+          timestamp: apiTime(engine.nowIso()),
+        });
+      } catch (error) {
+        next(error);
+      }
+    });
+  }
 
   router.get('/orders', (_req, res) => {
     const orders = [...engine.accountState().openOrders.values()].map((o) => ({

@@ -427,9 +427,12 @@ export class TradingEngine {
     return true;
   }
 
-  /** Stops or resumes order placement (MARKET_CLOSED while paused). */
-  async setPaused(paused: boolean, user: string): Promise<void> {
-    await this.store.append(
+  /**
+   * Stops or resumes order placement (MARKET_CLOSED while paused); resting
+   * orders and exits keep working. Returns the event's global position.
+   */
+  async setPaused(paused: boolean, user: string): Promise<bigint> {
+    const result = await this.store.append(
       SYSTEM_STREAM,
       [
         {
@@ -440,6 +443,7 @@ export class TradingEngine {
       'any',
     );
     this.paused = paused;
+    return result.lastPosition;
   }
 
   isPaused(): boolean {
