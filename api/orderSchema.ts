@@ -1,5 +1,6 @@
 import Ajv, { ErrorObject } from 'ajv';
 import { MiraiError } from '../domain/errors';
+import { fieldProblems } from './schemaErrors';
 
 const price = { type: ['number', 'null'] };
 
@@ -40,10 +41,6 @@ export interface OrderBody {
 const ajv = new Ajv({ allErrors: true });
 export const validateOrderBody = ajv.compile<OrderBody>(ORDER_SCHEMA);
 
-const fieldOf = (error: ErrorObject): string =>
-  error.instancePath.replace(/^\//, '') ||
-  String(error.params.missingProperty ?? error.params.additionalProperty ?? '');
-
 /** The error code a client most needs for the first broken field. */
 const codeFor = (field: string) => {
   if (field === 'quantity') return 'INVALID_QUANTITY' as const;
@@ -55,10 +52,7 @@ const codeFor = (field: string) => {
 
 /** Turns ajv's errors into one documented error listing every field. */
 export const orderBodyError = (errors: ErrorObject[] | null | undefined) => {
-  const problems = (errors ?? []).map((error) => ({
-    field: fieldOf(error),
-    problem: error.message ?? 'is invalid',
-  }));
+  const problems = fieldProblems(errors);
   const first = problems[0] ?? { field: '', problem: 'is invalid' };
   const subject = first.field ? `'${first.field}'` : 'Order body';
   return new MiraiError(codeFor(first.field), `${subject} ${first.problem}`, {

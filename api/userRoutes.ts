@@ -3,6 +3,7 @@ import { Router } from 'express';
 import { MiraiError } from '../domain/errors';
 import { addUser, readUsers, ROLES, type Role } from '../infrastructure/auth';
 import { sendError } from './errorResponse';
+import { fieldProblems } from './schemaErrors';
 
 interface NewUser {
   username: string;
@@ -10,7 +11,7 @@ interface NewUser {
   role: Role;
 }
 
-const validateNewUser = new Ajv().compile<NewUser>({
+const validateNewUser = new Ajv({ allErrors: true }).compile<NewUser>({
   type: 'object',
   required: ['username', 'password', 'role'],
   additionalProperties: false,
@@ -48,6 +49,7 @@ export const userRoutes = (usersFile: string): Router => {
           new MiraiError(
             'INVALID_REQUEST',
             `Body must be {"username", "password", "role"} with role one of ${ROLES.join(', ')}`,
+            { errors: fieldProblems(validateNewUser.errors) },
           ),
         );
       }

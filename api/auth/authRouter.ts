@@ -2,6 +2,7 @@ import Ajv, { type JSONSchemaType } from 'ajv';
 import { Router, type Response } from 'express';
 import { MiraiError } from '../../domain/errors';
 import { sendError } from '../errorResponse';
+import { fieldProblems } from '../schemaErrors';
 import type { AuthenticatedUser } from '../../infrastructure/auth/roles';
 import type { TokenService } from '../../infrastructure/auth/tokenService';
 import { findUser, verifyUser } from '../../infrastructure/auth/userStore';
@@ -15,7 +16,7 @@ interface RefreshBody {
   refresh_token: string;
 }
 
-const ajv = new Ajv();
+const ajv = new Ajv({ allErrors: true });
 
 // The password bound keeps one login from feeding scrypt megabytes.
 const validateLogin = ajv.compile<LoginBody>({
@@ -39,7 +40,7 @@ const validateRefresh = ajv.compile<RefreshBody>({
 
 const invalidBody = (expected: string, errors: typeof validateLogin.errors) =>
   new MiraiError('INVALID_REQUEST', `Body must be ${expected}`, {
-    errors: (errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message}`),
+    errors: fieldProblems(errors),
   });
 
 const badCredentials = () =>

@@ -447,6 +447,28 @@ describe('security through the real server (e2e)', () => {
       expectError(unknown, 401, 'UNAUTHORIZED');
       expect(wrong.body.error.message).to.equal(unknown.body.error.message);
     });
+
+    it('lists every broken field of a login or new-user body as {field, problem}', async () => {
+      await freshMinute();
+      const login = await request('POST', '/auth/token', {
+        body: { password: 7, extra: true },
+      });
+      expectError(login, 400, 'INVALID_REQUEST');
+      expect(
+        login.body.error.details.errors.map((e: { field: string }) => e.field),
+      ).to.have.members(['username', 'password', 'extra']);
+      const user = await request('POST', '/api/admin/users', {
+        token: tokens.admin,
+        body: { username: '', role: 'root' },
+      });
+      expectError(user, 400, 'INVALID_REQUEST');
+      expect(
+        user.body.error.details.errors.map((e: { field: string }) => e.field),
+      ).to.have.members(['password', 'username', 'role']);
+      for (const problem of user.body.error.details.errors) {
+        expect(problem.problem).to.be.a('string').and.not.equal('');
+      }
+    });
   });
 
   describe('rate limits on the injected clock', () => {
