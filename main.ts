@@ -104,6 +104,15 @@ program
       .choices(['full', 'normal'])
       .default('full'),
   )
+  .addOption(
+    new Option(
+      '--writer <where>',
+      "where SQLite commits run: 'inline' (the HTTP thread) or 'thread' " +
+        '(a writer thread: keeps slow fsyncs off HTTP when a core is free)',
+    )
+      .choices(['inline', 'thread'])
+      .default('inline'),
+  )
   .option(
     '--eventstore <url>',
     'EventStoreDB connection string (with --store eventstoredb)',
@@ -194,6 +203,7 @@ program
       store: options.store,
       eventStoreConnectionString: options.eventstore,
       durability: options.durability,
+      writer: options.writer,
       feed,
       initialBalance: options.balance,
       slippageRate: options.slippage,

@@ -66,6 +66,8 @@ export interface MiraiSettings {
   eventStoreConnectionString?: string;
   /** SQLite fsync policy; default `full`. */
   durability: 'full' | 'normal';
+  /** Where SQLite commits run; default `inline`. */
+  writer: 'inline' | 'thread';
   feed: FeedSettings;
   initialBalance: string;
   slippageRate: string;
@@ -95,6 +97,7 @@ export const defaultSettings = (): MiraiSettings => ({
   dataDir: './data',
   store: 'sqlite',
   durability: 'full',
+  writer: 'inline',
   feed: { kind: 'simulated', seed: 42, emitEveryMs: 1000, interval: '1m' },
   initialBalance: '10000',
   slippageRate: '0.0005',
@@ -224,8 +227,7 @@ export const startMirai = async (
     path: path.join(settings.dataDir, 'events.db'),
     connectionString: settings.eventStoreConnectionString,
     durability: settings.durability,
-    // Commits and their fsyncs must not hold up HTTP answers.
-    writer: 'thread',
+    writer: settings.writer,
   });
   const engine = new TradingEngine(store, logger, {
     ...defaultEngineConfig(),

@@ -54,37 +54,45 @@ const hammer = (url: string, token: string) =>
  * run, alternating so machine noise hits both alike.
  */
 export const runHttpBench = async (): Promise<object[]> => {
-  const full = await startBenchServer('full');
-  const normal = await startBenchServer('normal');
+  const servers = {
+    full: await startBenchServer('full', 'inline'),
+    normal: await startBenchServer('normal', 'inline'),
+    full_writer_thread: await startBenchServer('full', 'thread'),
+  };
   const baseline = await startOrderBaseline();
+  const token = servers.full.token;
 
-  const results = {
-    baseline: [] as number[],
-    full: [] as number[],
-    normal: [] as number[],
+  const results: Record<'baseline' | keyof typeof servers, number[]> = {
+    baseline: [],
+    full: [],
+    normal: [],
+    full_writer_thread: [],
   };
   // Warm-up: JIT and SQLite pages.
-  await hammer(full.running.url, full.token);
-  await hammer(normal.running.url, normal.token);
+  for (const server of Object.values(servers)) {
+    await hammer(server.running.url, server.token);
+  }
   for (let run = 0; run < RUNS; run++) {
-    results.baseline.push(await hammer(baseline.url, full.token));
-    results.full.push(await hammer(full.running.url, full.token));
-    results.normal.push(await hammer(normal.running.url, normal.token));
+    results.baseline.push(await hammer(baseline.url, token));
+    for (const [name, server] of Object.entries(servers)) {
+      results[name as keyof typeof servers].push(
+        await hammer(server.running.url, server.token),
+      );
+    }
   }
   baseline.close();
-  await full.running.close();
-  await normal.running.close();
+  for (const server of Object.values(servers)) await server.running.close();
 
   const base = median(results.baseline);
   const note =
     'rate limits raised to 1e9/min for the bench; spec defaults 100/50/10; ' +
-    'commits on the writer thread, projections on their own thread';
-  const ours = (durability: 'full' | 'normal') => ({
-    bench: `http_orders_mirai_sqlite_${durability}`,
+    'projections on their own thread';
+  const ours = (name: keyof typeof servers) => ({
+    bench: `http_orders_mirai_sqlite_${name}`,
     unit: 'orders/s',
-    median: round(median(results[durability])),
-    runs: results[durability].map(round),
-    ratio_to_baseline: round(median(results[durability]) / base),
+    median: round(median(results[name])),
+    runs: results[name].map(round),
+    ratio_to_baseline: round(median(results[name]) / base),
     target_ratio: 0.6,
     connections: CONNECTIONS,
     seconds: SECONDS,
@@ -101,12 +109,17 @@ export const runHttpBench = async (): Promise<object[]> => {
     },
     ours('full'),
     ours('normal'),
+    ours('full_writer_thread'),
   ];
 };
 
-const startBenchServer = async (durability: 'full' | 'normal') => {
+const startBenchServer = async (
+  durability: 'full' | 'normal',
+  writer: 'inline' | 'thread',
+) => {
   const running = await startMirai({
     durability,
+    writer,
     port: 0,
     dataDir: mkdtempSync(path.join(os.tmpdir(), 'mirai-bench-')),
     logger: silentLogger,

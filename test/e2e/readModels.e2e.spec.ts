@@ -46,9 +46,14 @@ const candle = (symbol: string, closeHour: number, close: string): Candle => ({
  * Then BTC closes at 40540 (02:00): unrealized 0.2 × 500 = 100.
  */
 // In memory the projections fold on the server's thread; on SQLite they
-// run on a worker thread of their own. Both must give the same answers.
-for (const store of ['memory', 'sqlite'] as const)
-  describe(`read models over HTTP: scripted day, ${store} store (e2e)`, () => {
+// run on a worker thread of their own, and commits may run on a writer
+// thread. All must give the same answers.
+for (const [store, writer] of [
+  ['memory', 'inline'],
+  ['sqlite', 'inline'],
+  ['sqlite', 'thread'],
+] as const)
+  describe(`read models over HTTP: scripted day, ${store} store, ${writer} writer (e2e)`, () => {
     let server: TestServer;
     const dataDir = tempDataDir();
 
@@ -56,6 +61,7 @@ for (const store of ['memory', 'sqlite'] as const)
       server = await startTestServer({
         dataDir,
         store,
+        writer,
         slippageRate: '0',
         takerFeeRate: '0.001',
         makerFeeRate: '0.001',
