@@ -48,14 +48,18 @@ export const requestedPosition = (req: Request): bigint | null => {
   return BigInt(raw);
 };
 
-/** The cache key: path and query string without the wait parameter. */
+/**
+ * The cache key: the route's path and the query as express parsed it
+ * (not the raw string: the parser keeps only the first 1,000 parameters,
+ * and the key must name exactly what the handler saw), keys sorted,
+ * without the wait parameter.
+ */
 const cacheKey = (req: Request): string => {
-  if (!req.originalUrl.includes('?')) return req.originalUrl;
-  const url = new URL(req.originalUrl, 'http://mirai');
-  url.searchParams.delete(WAIT_FOR_PARAM);
-  url.searchParams.sort();
-  const query = url.searchParams.toString();
-  return query ? `${url.pathname}?${query}` : url.pathname;
+  const path = req.baseUrl + req.path;
+  const query = Object.entries(req.query)
+    .filter(([name]) => name !== WAIT_FOR_PARAM)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return query.length === 0 ? path : `${path}?${JSON.stringify(query)}`;
 };
 
 /**

@@ -504,4 +504,21 @@ for (const [store, writer] of [
       expect(status.strategies.manual.status).to.equal('paused');
       await server.running.engine.setPaused(false, 'admin');
     });
+
+    it('never answers one query from the cache of another that the parser read differently', async () => {
+      // Express reads only the first 1,000 query parameters.
+      const junk = Array.from({ length: 1000 }, (_, i) => `j${i}=0`).join('&');
+      const symbolLast = await server.call(
+        'GET',
+        `/api/trading/trades?${junk}&symbol=ETHUSDT`,
+      );
+      const symbolFirst = await server.call(
+        'GET',
+        `/api/trading/trades?symbol=ETHUSDT&${junk}`,
+      );
+      const symbols = (body: { trades: { symbol: string }[] }) =>
+        new Set(body.trades.map((t) => t.symbol));
+      expect([...symbols(symbolFirst.body)]).to.deep.equal(['ETHUSDT']);
+      expect(symbols(symbolLast.body).has('BTCUSDT')).to.equal(true);
+    });
   });

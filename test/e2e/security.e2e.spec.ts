@@ -474,6 +474,20 @@ describe('security through the real server (e2e)', () => {
   describe('rate limits on the injected clock', () => {
     before(freshMinute);
 
+    it('counts a route in its own tier however its path is spelled', async () => {
+      await freshMinute();
+      const order = await request('POST', '/API/Trading/ORDER/', {
+        token: tokens.trader,
+        body: marketOrder(),
+      });
+      expect(order.headers.get('x-ratelimit-limit')).to.equal('50');
+      const events = await request('GET', '/API/Events/?limit=1', {
+        token: tokens.auditor,
+      });
+      expect(events.status).to.equal(200);
+      expect(events.headers.get('x-ratelimit-limit')).to.equal('10');
+    });
+
     it('answers the 101st public request in a minute 429, then resets', async () => {
       clock += 61_000;
       const windowEnd = Math.ceil((clock + 60_000) / 1000);
