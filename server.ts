@@ -86,6 +86,11 @@ export interface MiraiSettings {
   alertRules?: Partial<AlertRules>;
   /** Longest wait of a read for `wait_for_position`, ms. Default 5,000. */
   maxReadWaitMs?: number;
+  /**
+   * How long a graceful stop waits for open requests before it cuts
+   * their connections, ms. Default 10,000.
+   */
+  shutdownGraceMs?: number;
   /** Clock of rate limits and tokens, ms; injectable for tests. */
   now?: () => number;
   logger?: Logger;
@@ -332,7 +337,16 @@ export const startMirai = async (
     bodyLimit: settings.bodyLimit,
     corsOrigins: settings.corsOrigins,
   });
-  const server = http.createServer({ noDelay: true }, app);
+  const server = http.createServer(
+    {
+      noDelay: true,
+      // A request must arrive whole within 30 s (Node allows 5 minutes),
+      // so slow clients cannot hold connections open at no cost.
+      requestTimeout: 30_000,
+      headersTimeout: 20_000,
+    },
+    app,
+  );
   // Once closing, every response ends its connection: a keep-alive socket
   // left open would hold shutdown until the client dropped it. Runs
   // before the app, which may answer synchronously.
@@ -383,8 +397,21 @@ export const startMirai = async (
       for (const res of unanswered) {
         if (!res.headersSent) res.setHeader('Connection', 'close');
       }
+      // A client that never finishes its request must not hold the stop:
+      // after the grace period its connection is cut.
+      const graceMs = settings.shutdownGraceMs ?? 10_000;
       await new Promise<void>((resolve) => {
-        server.close(() => resolve());
+        const cut = setTimeout(() => {
+          logger.warn('cutting connections still open after the grace period', {
+            graceMs,
+            unanswered: unanswered.size,
+          });
+          server.closeAllConnections();
+        }, graceMs);
+        server.close(() => {
+          clearTimeout(cut);
+          resolve();
+        });
         server.closeIdleConnections();
       });
       await projections.stop();

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createServer } from 'node:net';
+import net, { createServer } from 'node:net';
 import path from 'node:path';
 import { accountStream } from '../../domain/account';
 import { silentLogger } from '../../infrastructure/logging/logger';
@@ -236,5 +236,33 @@ describe('graceful shutdown on SIGTERM during a burst of orders (e2e)', function
     } finally {
       await mirai.close();
     }
+  });
+});
+
+describe('graceful stop with a client that never finishes its request (e2e)', () => {
+  it('cuts the connection after the grace period instead of waiting for it', async () => {
+    const mirai = await startMirai({
+      port: 0,
+      dataDir: tempDataDir(),
+      feed: { kind: 'none' },
+      logger: silentLogger,
+      shutdownGraceMs: 300,
+      env: { MIRAI_ADMIN_PASSWORD: 'slow-client-password' },
+    });
+    const socket = net.connect(mirai.port, '127.0.0.1');
+    await new Promise<void>((resolve) => socket.once('connect', resolve));
+    const cut = new Promise<void>((resolve) =>
+      socket.once('close', () => resolve()),
+    );
+    // Promises 1,000 bytes of body and sends one.
+    socket.write(
+      'POST /api/trading/order HTTP/1.1\r\nHost: 127.0.0.1\r\n' +
+        'Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{',
+    );
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    // Without the cut, close() would wait for Node's request timeout and
+    // this test would run out of time.
+    await mirai.close();
+    await cut;
   });
 });
