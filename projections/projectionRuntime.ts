@@ -193,7 +193,11 @@ export class ProjectionRuntime implements ReadModelRuntime {
    * transaction, each inside a savepoint of its own: a projection whose
    * fold or flush throws stops alone. Never rejects.
    */
-  private async apply(runners: Runner[], batch: RecordedEvent[]) {
+  private async apply(
+    runners: Runner[],
+    batch: RecordedEvent[],
+    attempt = 0,
+  ): Promise<void> {
     const folded: { runner: Runner; last: bigint; changed: boolean }[] = [];
     for (const runner of runners) {
       if (runner.state !== 'running') continue;
@@ -216,19 +220,25 @@ export class ProjectionRuntime implements ReadModelRuntime {
 
     const failures = new Map<Runner, unknown>();
     try {
-      this.db.transaction(() => {
-        for (const { runner, last } of ready) {
-          try {
-            this.db.transaction(() => {
-              runner.projection.flush(this.db);
-              writeCheckpoint(this.db, runner.projection.name, last);
-            })();
-          } catch (error) {
-            failures.set(runner, error);
+      // IMMEDIATE: the write lock is taken at BEGIN, so another
+      // connection holding it shows as busy here, for the whole batch,
+      // rather than as the failure of whichever projection wrote first.
+      this.db
+        .transaction(() => {
+          for (const { runner, last } of ready) {
+            try {
+              this.db.transaction(() => {
+                runner.projection.flush(this.db);
+                writeCheckpoint(this.db, runner.projection.name, last);
+              })();
+            } catch (error) {
+              failures.set(runner, error);
+            }
           }
-        }
-      })();
+        })
+        .immediate();
     } catch (error) {
+      if (isBusy(error)) return this.retryLater(ready, batch, attempt, error);
       // The commit itself failed: nothing of this batch is stored.
       for (const { runner } of ready) failures.set(runner, error);
     }
@@ -248,6 +258,31 @@ export class ProjectionRuntime implements ReadModelRuntime {
       }
     }
     this.advanced.next();
+  }
+
+  /**
+   * The read-model file stayed locked by another connection past the busy
+   * timeout: nothing of the batch was written. Forget what the folds did
+   * in memory and apply the batch again after a pause, growing to 5 s.
+   */
+  private async retryLater(
+    entries: { runner: Runner }[],
+    batch: RecordedEvent[],
+    attempt: number,
+    error: unknown,
+  ): Promise<void> {
+    const delayMs = Math.min(5_000, 100 * 2 ** attempt);
+    this.log.error('read-model database busy; retrying the batch', {
+      projections: entries.map((e) => e.runner.projection.name),
+      lastPosition: batch[batch.length - 1].globalPosition,
+      attempt: attempt + 1,
+      delayMs,
+      error: error instanceof Error ? error.message : String(error),
+    });
+    await new Promise((resolve) => setTimeout(resolve, delayMs));
+    const runners = entries.map((e) => e.runner);
+    for (const runner of runners) runner.projection.load(this.db);
+    return this.apply(runners, batch, attempt + 1);
   }
 
   /**
@@ -386,3 +421,9 @@ export class ProjectionRuntime implements ReadModelRuntime {
     await Promise.all([...this.runners.values()].map((r) => r.work));
   }
 }
+
+/** SQLite's answer when another connection holds the lock too long. */
+const isBusy = (error: unknown): boolean => {
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED';
+};

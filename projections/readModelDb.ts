@@ -14,9 +14,14 @@ import type { ReadModelDb } from './projection';
  * the SQL again. Every SQL text in the project is a fixed shape (values
  * are always bound, never spliced in), which keeps that memory small.
  */
-export const openReadModelDb = (path: string): ReadModelDb => {
+export const openReadModelDb = (
+  path: string,
+  { busyTimeoutMs = 5_000 }: { busyTimeoutMs?: number } = {},
+): ReadModelDb => {
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-  const db = new Database(path);
+  // Waits that long for another connection's write lock (a reader's
+  // ad-hoc transaction, the rebuild command) before reporting it busy.
+  const db = new Database(path, { timeout: busyTimeoutMs });
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
   rememberStatements(db);

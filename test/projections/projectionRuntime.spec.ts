@@ -1,3 +1,4 @@
+import Database from 'better-sqlite3';
 import { expect } from 'chai';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -187,6 +188,42 @@ describe('ProjectionRuntime', () => {
       /^projection failing stopped at event \d \(\w\): disk says no$/,
     );
     await runtime.stop();
+  });
+
+  it('waits out another connection holding the read-model file, failing no projection', async () => {
+    const store = new InMemoryEventStore();
+    const file = join(mkdtempSync(join(tmpdir(), 'mirai-busy-')), 'rm.db');
+    const db = openReadModelDb(file, { busyTimeoutMs: 20 });
+    const lines: string[] = [];
+    const runtime = new ProjectionRuntime({
+      store,
+      db,
+      projections: [new CountingProjection('a'), new CountingProjection('b')],
+      log: { info: () => undefined, error: (msg) => lines.push(msg) },
+    });
+    runtime.start();
+    await appendEvents(store, ['X']);
+    expect(await runtime.waitFor(1n, 1000)).to.equal(true);
+
+    const other = new Database(file, { timeout: 20 });
+    other.exec('BEGIN IMMEDIATE');
+    await appendEvents(store, ['Y']);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(runtime.lowestCheckpoint()).to.equal(1n);
+    other.exec('COMMIT');
+    other.close();
+
+    expect(await runtime.waitFor(2n, 5000)).to.equal(true);
+    expect(runtime.statuses().map((s) => s.state)).to.deep.equal([
+      'running',
+      'running',
+    ]);
+    expect(count(db, 'a')).to.deep.equal({ X: 1, Y: 1 });
+    expect(count(db, 'b')).to.deep.equal({ X: 1, Y: 1 });
+    expect(lines.length).to.be.greaterThan(0);
+    expect(lines[0]).to.equal('read-model database busy; retrying the batch');
+    await runtime.stop();
+    db.close();
   });
 
   it('rebuilds one projection from zero to the same tables', async () => {
