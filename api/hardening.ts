@@ -3,6 +3,7 @@ import express, {
   type ErrorRequestHandler,
   type RequestHandler,
 } from 'express';
+import { WrongExpectedVersionError } from '../application/eventStore';
 import { MiraiError } from '../domain/errors';
 import { sendError } from './errorResponse';
 
@@ -193,7 +194,14 @@ export const errorHandler = ({
     const known =
       error instanceof MiraiError
         ? error
-        : bodyError((error ?? {}) as { type?: string; status?: number });
+        : error instanceof WrongExpectedVersionError
+          ? // Another writer (a second server on the same files) got
+            // there first; this engine reloads before its next command.
+            new MiraiError(
+              'CONFLICT',
+              'The account was changed by another writer; retry the request',
+            )
+          : bodyError((error ?? {}) as { type?: string; status?: number });
 
     if (!known) {
       const { name, message, stack } =

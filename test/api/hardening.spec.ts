@@ -67,6 +67,12 @@ describe('hardening through a real server', () => {
     expect(error.timestamp).to.match(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
   });
 
+  it('answers a lost revision race 409 CONFLICT, not 500', async () => {
+    const response = await call(`${server.url}/api/conflict`);
+    expect(response.status).to.equal(409);
+    expect((await errorOf(response)).code).to.equal('CONFLICT');
+  });
+
   it('answers a crash 500 with a request id, no stack trace', async () => {
     const response = await call(`${server.url}/api/boom`);
     const text = await response.text();

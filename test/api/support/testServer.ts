@@ -3,6 +3,7 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import express from 'express';
+import { WrongExpectedVersionError } from '../../../application/eventStore';
 import {
   authenticate,
   createAuthRouter,
@@ -125,6 +126,9 @@ export const startTestServer = async (
   });
   app.post('/api/admin/cache/invalidate', requireRole('admin'), (_q, res) => {
     res.json({ invalidated: true });
+  });
+  app.get('/api/conflict', () => {
+    throw new WrongExpectedVersionError('account-main', 4n, 5n);
   });
   app.get('/api/boom', () => {
     throw new Error('db password is hunter2 at /srv/secret.ts');
