@@ -332,6 +332,11 @@ export const startMirai = async (
       queries,
       cache: queryCache,
       maxWaitMs: settings.maxReadWaitMs,
+      // Every write made through this server goes through `store`.
+      knownHead:
+        store instanceof SqliteEventStore
+          ? () => store.knownHeadPosition()
+          : undefined,
     },
     readsRequireToken: settings.readsRequireToken,
     bodyLimit: settings.bodyLimit,

@@ -27,6 +27,13 @@ export interface ReadSide {
   runtime: ReadModelRuntime;
   queries: ReadModelQueries;
   cache: QueryCache;
+  /**
+   * The head a read without `wait_for_position` waits for. Default the
+   * store's `headPosition()`; a cheaper, in-memory head that covers every
+   * write made through this process will do, since those are the writes a
+   * client can have seen complete.
+   */
+  knownHead?: () => bigint;
   /** Longest wait for an explicit position, ms. Default `EXPLICIT_WAIT_MS`. */
   maxWaitMs?: number;
 }
@@ -100,7 +107,9 @@ export const readHandler = <P>(
           );
         }
       } else {
-        const head = await read.store.headPosition();
+        const head = read.knownHead
+          ? read.knownHead()
+          : await read.store.headPosition();
         const caughtUp =
           read.runtime.lowestCheckpoint(projections) >= head ||
           (await read.runtime.waitFor(head, DEFAULT_WAIT_MS, projections));

@@ -149,6 +149,8 @@ export class SqliteEventStore implements EventStore {
     );
     this.selectHead = db.prepare('SELECT MAX(position) FROM events');
     this.selectDataVersion = db.prepare('PRAGMA data_version').pluck();
+    const [head] = this.selectHead.raw(true).get() as [bigint | null];
+    this.head = head ?? 0n;
     for (const statement of [
       this.selectAll,
       this.selectStreamForwards,
@@ -225,6 +227,15 @@ export class SqliteEventStore implements EventStore {
         pollIntervalMs: this.pollIntervalMs,
       },
     );
+  }
+
+  /**
+   * The highest global position this object has appended or read, 0n for
+   * an empty file, without asking the file: exact for its own appends,
+   * behind by whatever other connections appended since it last looked.
+   */
+  knownHeadPosition(): bigint {
+    return this.head;
   }
 
   /** Emits after each commit of this store's own appends. */

@@ -109,6 +109,18 @@ describe('SQLite event store shared by two connections', () => {
     expect(await second.headPosition()).to.equal(ours.lastPosition);
   });
 
+  it("knows its own appends at once, and another connection's once it looks", async () => {
+    const theirs = await second.append('s', [{ type: 'A', data: {} }], 'any');
+    expect(first.knownHeadPosition()).to.equal(0n);
+    expect(await first.headPosition()).to.equal(theirs.lastPosition);
+    expect(first.knownHeadPosition()).to.equal(theirs.lastPosition);
+    const ours = await first.append('s', [{ type: 'B', data: {} }], 'any');
+    expect(first.knownHeadPosition()).to.equal(ours.lastPosition);
+    const reopened = new SqliteEventStore({ path: file.path });
+    expect(reopened.knownHeadPosition()).to.equal(ours.lastPosition);
+    await reopened.close();
+  });
+
   it('delivers events written through another connection to a subscriber', async () => {
     const received = new Promise<bigint>((resolve) => {
       const subscription = first.subscribeAll().subscribe((e) => {
