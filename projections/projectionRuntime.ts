@@ -364,7 +364,7 @@ export class ProjectionRuntime implements ReadModelRuntime {
   }
 
   lowestCheckpoint(names: readonly string[] = this.names()): bigint {
-    return lowestCheckpointOf(this.statuses(), names);
+    return lowestCheckpointOf(names, (name) => this.checkpoint(name));
   }
 
   waitFor(

@@ -177,7 +177,11 @@ export class ProjectionWorker implements ReadModelRuntime {
   }
 
   lowestCheckpoint(names: readonly string[] = this.names()): bigint {
-    return lowestCheckpointOf(this.current, names);
+    return lowestCheckpointOf(names, (name) => {
+      const status = this.current.find((s) => s.name === name);
+      if (!status) throw new Error(`no projection named '${name}'`);
+      return status.checkpoint;
+    });
   }
 
   waitFor(

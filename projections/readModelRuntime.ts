@@ -43,18 +43,19 @@ export interface ReadModelRuntime {
   stop(): Promise<void>;
 }
 
-/** Lowest checkpoint of the named projections; 0n when none is named. */
+/**
+ * Lowest checkpoint of the named projections; 0n when none is named.
+ * `checkpointOf` throws for an unknown name. Every read asks for this,
+ * so it builds nothing.
+ */
 export const lowestCheckpointOf = (
-  statuses: readonly ProjectionStatus[],
   names: readonly string[],
+  checkpointOf: (name: string) => bigint,
 ): bigint => {
   let lowest: bigint | null = null;
   for (const name of names) {
-    const status = statuses.find((s) => s.name === name);
-    if (!status) throw new Error(`no projection named '${name}'`);
-    if (lowest === null || status.checkpoint < lowest) {
-      lowest = status.checkpoint;
-    }
+    const checkpoint = checkpointOf(name);
+    if (lowest === null || checkpoint < lowest) lowest = checkpoint;
   }
   return lowest ?? 0n;
 };

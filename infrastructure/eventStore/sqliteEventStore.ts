@@ -149,8 +149,6 @@ export class SqliteEventStore implements EventStore {
     );
     this.selectHead = db.prepare('SELECT MAX(position) FROM events');
     this.selectDataVersion = db.prepare('PRAGMA data_version').pluck();
-    const [head] = this.selectHead.raw(true).get() as [bigint | null];
-    this.head = head ?? 0n;
     for (const statement of [
       this.selectAll,
       this.selectStreamForwards,
@@ -159,6 +157,7 @@ export class SqliteEventStore implements EventStore {
     ]) {
       statement.raw(true);
     }
+    this.head = this.readHead();
   }
 
   append(
@@ -261,11 +260,15 @@ export class SqliteEventStore implements EventStore {
     this.assertOpen();
     const version = this.selectDataVersion.get() as bigint;
     if (version !== this.headDataVersion) {
-      const [head] = this.selectHead.get() as [bigint | null];
-      this.head = head ?? 0n;
+      this.head = this.readHead();
       this.headDataVersion = version;
     }
     return this.head;
+  }
+
+  private readHead(): bigint {
+    const [head] = this.selectHead.get() as [bigint | null];
+    return head ?? 0n;
   }
 
   /** Commits the appends still queued, then closes the database. */
