@@ -7,6 +7,7 @@ import {
   accountStream,
   decide,
   evolve,
+  foldAccount,
   initialAccountState,
 } from '../domain/account';
 import {
@@ -115,6 +116,7 @@ export class TradingEngine {
   private account: StreamCursor = { revision: -1n, hash: GENESIS_HASH };
   private readonly markets = new Map<string, StreamCursor>();
   private paused = false;
+  private lastNow = { ms: Number.NaN, iso: '' };
   private reloading: Promise<void> | null = null;
   private stale = false;
   readonly prices: MarketPrices;
@@ -212,7 +214,12 @@ export class TradingEngine {
 
   /** Market time as ISO-8601, or wall time before the first candle. */
   nowIso(): string {
-    return new Date(this.prices.nowMs() ?? Date.now()).toISOString();
+    const ms = this.prices.nowMs() ?? Date.now();
+    // Every order asks at least twice, often within the same millisecond.
+    if (ms !== this.lastNow.ms) {
+      this.lastNow = { ms, iso: new Date(ms).toISOString() };
+    }
+    return this.lastNow.iso;
   }
 
   private async ready(): Promise<void> {
@@ -226,9 +233,14 @@ export class TradingEngine {
   /**
    * Appends account events with the revision this engine last saw. The
    * state already includes them when this returns; the promise settles
-   * when they are durable.
+   * when they are durable. `after` is the state with the events applied,
+   * for a caller that has folded them already.
    */
-  private appendAccount(events: AccountEvent[], causation: Causation) {
+  private appendAccount(
+    events: AccountEvent[],
+    causation: Causation,
+    after?: AccountState,
+  ) {
     const first = this.account.revision + 1n;
     const chained = chainEvents(
       this.stream,
@@ -239,20 +251,23 @@ export class TradingEngine {
       this.nowIso(),
     );
     const expected = expectedFrom(this.account);
-    for (const event of events) this.apply(event);
+    if (after) this.state = after;
+    else for (const event of events) this.apply(event);
     this.account = {
       revision: first + BigInt(events.length) - 1n,
       hash: chained.lastHash,
     };
-    const appended = this.store.append(this.stream, chained.events, expected);
-    appended.then(
-      () => this.updates.next({ streamId: this.stream, events }),
+    return this.store.append(this.stream, chained.events, expected).then(
+      (result) => {
+        this.updates.next({ streamId: this.stream, events });
+        return result;
+      },
       (error: unknown) => {
         this.stale = true;
         this.logger.error('account append failed; reloading state', { error });
+        throw error;
       },
     );
-    return appended;
   }
 
   private async execute(command: AccountCommand, causation: Causation) {
@@ -295,18 +310,22 @@ export class TradingEngine {
     // Decide the immediate fill on the state as it will be once the
     // order is placed, and append order and fill as one atomic batch.
     let events = placed;
+    let after: AccountState | undefined;
     const first = placed[0];
     if (first.type === 'OrderPlaced' && first.data.orderType === 'MARKET') {
       const withOrder = evolve(this.state, first);
       const order = withOrder.openOrders.get(orderId)!;
       const lastPrice = this.prices.lastPrice(order.symbol)!;
       const fill = marketFill(order, lastPrice, this.config.exchange, at);
-      events = [...placed, ...decide(fill, withOrder)];
+      const filled = decide(fill, withOrder);
+      events = [first, ...filled];
+      after = foldAccount(filled, withOrder);
     }
-    const result = await this.appendAccount(events, {
-      correlationId: orderId,
-      user: request.user,
-    });
+    const result = await this.appendAccount(
+      events,
+      { correlationId: orderId, user: request.user },
+      after,
+    );
     return this.outcome(orderId, request, events, at, result.lastPosition);
   }
 

@@ -98,7 +98,8 @@ export class SqliteEventStore implements EventStore {
   private flushScheduled = false;
   /** Settles when the batch being written (if any) is settled. */
   private flushed: Promise<void> = Promise.resolve();
-  private writing = false;
+  /** Batches handed to the writer and not yet settled. */
+  private writesInFlight = 0;
   private closed = false;
   /** The head, and the `data_version` it was last read from the file at. */
   private head = 0n;
@@ -274,7 +275,11 @@ export class SqliteEventStore implements EventStore {
   /** Commits the appends still queued, then closes the database. */
   async close(): Promise<void> {
     if (this.closed) return;
-    while (this.pending.length > 0 || this.flushScheduled || this.writing) {
+    while (
+      this.pending.length > 0 ||
+      this.flushScheduled ||
+      this.writesInFlight > 0
+    ) {
       await this.flushed;
     }
     this.closed = true;
@@ -311,7 +316,7 @@ export class SqliteEventStore implements EventStore {
   }
 
   private scheduleFlush(): void {
-    if (this.flushScheduled || this.writing) return;
+    if (this.flushScheduled) return;
     this.flushScheduled = true;
     // setImmediate, not a microtask: appends issued by callbacks of the
     // previous commit (a writer loop) get the chance to join this batch.
@@ -325,13 +330,16 @@ export class SqliteEventStore implements EventStore {
 
   /**
    * Writes the next batch of pending appends and settles their promises.
-   * On a writer thread one batch is in flight at a time; appends made
-   * meanwhile wait and form the next batch. Never rejects.
+   * A writer thread is handed each batch at once, even while it commits
+   * earlier ones: it joins every batch waiting for it into its next
+   * transaction, so an append waits for at most one commit before its
+   * own. Never rejects.
    */
   private async flush(): Promise<void> {
     const batch = this.pending.splice(0, this.maxBatchSize);
     if (batch.length === 0) return;
-    this.writing = true;
+    if (this.pending.length > 0) this.scheduleFlush();
+    this.writesInFlight++;
     let outcomes: AppendOutcome[];
     try {
       const appends = batch.map((pending) => pending.append);
@@ -344,7 +352,7 @@ export class SqliteEventStore implements EventStore {
       for (const pending of batch) pending.reject(error);
       outcomes = [];
     } finally {
-      this.writing = false;
+      this.writesInFlight--;
     }
 
     outcomes.forEach((outcome, index) => {

@@ -47,10 +47,16 @@ export const openEventsConnection = (
 /**
  * Writes batches of appends to the `events` table: one transaction per
  * batch (one fsync for all of them, the point of group commit), each
- * append checked against its expected revision and applied inside a
- * savepoint of its own, so a failing append leaves no trace and does not
- * fail the others. The transaction takes the write lock up front (`BEGIN
- * IMMEDIATE`), waiting up to the busy timeout for other connections.
+ * append checked against its expected revision on its own, so an append
+ * whose check fails writes nothing and does not fail the others. The
+ * transaction takes the write lock up front (`BEGIN IMMEDIATE`), waiting
+ * up to the busy timeout for other connections.
+ *
+ * While the lock is held no one else writes, so a stream's revision is
+ * read once per batch and then followed in memory. If an insert itself
+ * fails (which the revision check should make impossible), the batch is
+ * rolled back and written again with every append in a savepoint of its
+ * own, so the failing append leaves no trace and the others still land.
  */
 export class SqliteWriter {
   private readonly selectRevision: Database.Statement;
@@ -85,12 +91,29 @@ export class SqliteWriter {
    * disk full): then nothing of the batch was written.
    */
   write(batch: readonly SerializedAppend[]): AppendOutcome[] {
+    try {
+      return this.inTransaction(batch, false);
+    } catch (error) {
+      if (!(error instanceof InsertFailed)) throw error;
+      return this.inTransaction(batch, true);
+    }
+  }
+
+  private inTransaction(
+    batch: readonly SerializedAppend[],
+    savepoints: boolean,
+  ): AppendOutcome[] {
     const outcomes: AppendOutcome[] = [];
+    const revisions = new Map<string, CurrentRevision>();
     this.begin.run();
     try {
       const recordedAt = new Date().toISOString();
       for (const append of batch) {
-        outcomes.push(this.applyInSavepoint(append, recordedAt));
+        outcomes.push(
+          savepoints
+            ? this.applyInSavepoint(append, recordedAt, revisions)
+            : this.apply(append, recordedAt, revisions),
+        );
       }
       this.commit.run();
     } catch (error) {
@@ -100,21 +123,33 @@ export class SqliteWriter {
     return outcomes;
   }
 
-  private applyInSavepoint(
+  /**
+   * Checks and inserts one append. A failed revision check is its outcome;
+   * a failed insert throws `InsertFailed`, for the caller to roll back.
+   */
+  private apply(
     append: SerializedAppend,
     recordedAt: string,
+    revisions: Map<string, CurrentRevision>,
   ): AppendOutcome {
-    this.savepoint.run();
-    try {
+    let current = revisions.get(append.streamId);
+    if (current === undefined) {
       const [last] = this.selectRevision.get(append.streamId) as [
         bigint | null,
       ];
-      const current: CurrentRevision = last ?? 'no_stream';
+      current = last ?? 'no_stream';
+      revisions.set(append.streamId, current);
+    }
+    try {
       assertExpectedRevision(append.streamId, append.expectedRevision, current);
+    } catch (error) {
+      return { ok: false, error };
+    }
 
-      let revision = nextRevision(current);
-      let firstPosition = 0n;
-      let lastPosition = 0n;
+    let revision = nextRevision(current);
+    let firstPosition = 0n;
+    let lastPosition = 0n;
+    try {
       for (let i = 0; i < append.types.length; i++) {
         const info = this.insertEvent.run(
           append.streamId,
@@ -128,20 +163,49 @@ export class SqliteWriter {
         if (i === 0) firstPosition = lastPosition;
         revision++;
       }
+    } catch (error) {
+      throw new InsertFailed(error);
+    }
+    revisions.set(append.streamId, revision - 1n);
+    return {
+      ok: true,
+      result: {
+        nextExpectedRevision: revision - 1n,
+        firstPosition,
+        lastPosition,
+      },
+    };
+  }
+
+  /** Like `apply`, but an insert that fails undoes only its own append. */
+  private applyInSavepoint(
+    append: SerializedAppend,
+    recordedAt: string,
+    revisions: Map<string, CurrentRevision>,
+  ): AppendOutcome {
+    const before = revisions.get(append.streamId);
+    this.savepoint.run();
+    try {
+      const outcome = this.apply(append, recordedAt, revisions);
       this.releaseSavepoint.run();
-      return {
-        ok: true,
-        result: {
-          nextExpectedRevision: revision - 1n,
-          firstPosition,
-          lastPosition,
-        },
-      };
+      return outcome;
     } catch (error) {
       this.rollbackToSavepoint.run();
       this.releaseSavepoint.run();
-      return { ok: false, error };
+      if (before === undefined) revisions.delete(append.streamId);
+      else revisions.set(append.streamId, before);
+      return {
+        ok: false,
+        error: error instanceof InsertFailed ? error.cause : error,
+      };
     }
+  }
+}
+
+/** An insert failed part-way through an append; the batch must roll back. */
+class InsertFailed extends Error {
+  constructor(override readonly cause: unknown) {
+    super('insert failed');
   }
 }
 

@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Subject } from 'rxjs';
 import { SqliteEventStore } from '../../infrastructure/eventStore';
 import {
   openReadModelDb,
@@ -104,5 +105,32 @@ describe('ProjectionWorker (read models on a thread of their own)', () => {
       (e: Error) => e,
     );
     expect(error).to.be.instanceOf(Error);
+  });
+
+  it('wakes the thread at once after a quiet spell, and once per interval under a burst of commits', async () => {
+    const commits = new Subject<void>();
+    const worker = await ProjectionWorker.start({
+      eventsPath: join(dir, 'events.db'),
+      readModelsPath: join(dir, 'readmodels.db'),
+      commits,
+      wakeIntervalMs: 50,
+    });
+    const wakes: number[] = [];
+    const host = worker as unknown as { post: (m: { kind: string }) => void };
+    const post = host.post.bind(worker);
+    host.post = (message) => {
+      if (message.kind === 'wake') wakes.push(wakes.length);
+      post(message);
+    };
+    const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+    for (let i = 0; i < 100; i++) commits.next();
+    expect(wakes.length).to.equal(1); // the first commit, at once
+    await pause(150);
+    expect(wakes.length).to.equal(2); // the other 99 shared one
+
+    commits.next(); // after a quiet spell: at once again
+    expect(wakes.length).to.equal(3);
+    await worker.stop();
   });
 });

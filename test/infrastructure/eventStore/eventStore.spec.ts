@@ -8,6 +8,11 @@ import {
   InMemoryEventStore,
   SqliteEventStore,
 } from '../../../infrastructure/eventStore';
+import {
+  openEventsConnection,
+  SerializedAppend,
+  SqliteWriter,
+} from '../../../infrastructure/eventStore/sqliteWriter';
 import { eventStoreContract } from './eventStoreContract';
 
 const tempDatabase = (): { path: string; remove: () => void } => {
@@ -174,4 +179,85 @@ describe('SQLite event store with a writer thread', () => {
     await reopened.close();
     file.remove();
   });
+});
+
+describe('SQLite writer batches', () => {
+  const serialized = (
+    streamId: string,
+    expectedRevision: SerializedAppend['expectedRevision'],
+    data: unknown[],
+  ): SerializedAppend => ({
+    streamId,
+    expectedRevision,
+    types: data.map(() => 'Noted'),
+    data: data as string[],
+    metadata: data.map(() => '{}'),
+  });
+
+  const withWriter = async (
+    test: (writer: SqliteWriter, rows: () => unknown[]) => void,
+  ) => {
+    const file = tempDatabase();
+    await new SqliteEventStore({ path: file.path }).close(); // the schema
+    const db = openEventsConnection(file.path, {
+      busyTimeoutMs: 1_000,
+      durability: 'full',
+    });
+    try {
+      const rows = () =>
+        db
+          .prepare(
+            'SELECT stream_id, revision, data FROM events ORDER BY position',
+          )
+          .all()
+          .map((row) => {
+            const { stream_id, revision, data } = row as Record<
+              string,
+              unknown
+            >;
+            return `${stream_id}@${revision}:${data}`;
+          });
+      test(new SqliteWriter(db), rows);
+    } finally {
+      db.close();
+      file.remove();
+    }
+  };
+
+  it('follows a stream through several appends of one batch, failing only the one that expects wrongly', () =>
+    withWriter((writer, rows) => {
+      const outcomes = writer.write([
+        serialized('a', 'no_stream', ['"a0"', '"a1"']),
+        serialized('a', 0n, ['"stale"']),
+        serialized('a', 1n, ['"a2"']),
+        serialized('b', 'any', ['"b0"']),
+      ]);
+      expect(outcomes.map((o) => o.ok)).to.deep.equal([
+        true,
+        false,
+        true,
+        true,
+      ]);
+      const failed = outcomes[1] as { ok: false; error: unknown };
+      expect(failed.error).to.be.instanceOf(WrongExpectedVersionError);
+      expect(rows()).to.deep.equal([
+        'a@0:"a0"',
+        'a@1:"a1"',
+        'a@2:"a2"',
+        'b@0:"b0"',
+      ]);
+    }));
+
+  it('undoes only the append whose insert fails part-way, and still commits the rest', () =>
+    withWriter((writer, rows) => {
+      // An object cannot be bound to a statement: the second insert of
+      // the middle append throws after its first insert went in.
+      const outcomes = writer.write([
+        serialized('a', 'no_stream', ['"a0"']),
+        serialized('a', 0n, ['"half"', { not: 'text' }]),
+        serialized('a', 0n, ['"a1"']),
+      ]);
+      expect(outcomes.map((o) => o.ok)).to.deep.equal([true, false, true]);
+      expect(rows()).to.deep.equal(['a@0:"a0"', 'a@1:"a1"']);
+    }));
 });
