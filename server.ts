@@ -214,7 +214,7 @@ const startProjections = async (
     projections: createProjections(store, options),
     log: logger,
   });
-  projections.start();
+  await projections.start();
   return { projections, readModelDb };
 };
 

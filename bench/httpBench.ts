@@ -96,6 +96,7 @@ export const runHttpBench = async (): Promise<object[]> => {
     target_ratio: 0.6,
     connections: CONNECTIONS,
     seconds: SECONDS,
+    cores: os.availableParallelism(),
     note,
   });
   return [
@@ -106,6 +107,8 @@ export const runHttpBench = async (): Promise<object[]> => {
       runs: results.baseline.map(round),
       connections: CONNECTIONS,
       seconds: SECONDS,
+      // Server, load generator and the server's threads share these.
+      cores: os.availableParallelism(),
     },
     ours('full'),
     ours('normal'),

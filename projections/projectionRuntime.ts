@@ -110,8 +110,14 @@ export class ProjectionRuntime implements ReadModelRuntime {
    * decoded once rather than once per projection; a projection skips the
    * events its checkpoint already holds. Their batches commit together in
    * one transaction.
+   *
+   * A read model whose checkpoint lies beyond the end of the event log
+   * was built from another log (the events file was replaced or lost its
+   * last writes): it is emptied and folded again from the start, since
+   * the positions it holds will be reused by different events. Resolves
+   * once the subscription is open.
    */
-  start(): void {
+  start(): Promise<void> {
     const runners = [...this.runners.values()];
     for (const runner of runners) {
       runner.state = 'running';
@@ -121,20 +127,47 @@ export class ProjectionRuntime implements ReadModelRuntime {
     const shared = this.sharedFeed;
     const sharing = () =>
       runners.filter((r) => r.shared && r.state === 'running');
-    this.sharedSubscription = this.store
-      .subscribeAll({ fromPosition: this.lowestCheckpoint() + 1n })
-      .subscribe({
-        next: (event) => this.receive(shared, event, sharing),
-        error: (error: unknown) => {
-          for (const runner of sharing()) {
-            runner.state = 'failed';
-            this.log.error('projection subscription failed', {
-              projection: runner.projection.name,
-              error,
-            });
-          }
-        },
-      });
+    return this.dropReadModelsAheadOfTheLog().then(() => {
+      if (sharing().length === 0) return; // stopped meanwhile
+      this.sharedSubscription = this.store
+        .subscribeAll({ fromPosition: this.lowestCheckpoint() + 1n })
+        .subscribe({
+          next: (event) => this.receive(shared, event, sharing),
+          error: (error: unknown) => {
+            for (const runner of sharing()) {
+              runner.state = 'failed';
+              this.log.error('projection subscription failed', {
+                projection: runner.projection.name,
+                error,
+              });
+            }
+          },
+        });
+    });
+  }
+
+  private async dropReadModelsAheadOfTheLog(): Promise<void> {
+    const head = await this.store.headPosition();
+    for (const [name, runner] of this.runners) {
+      if (runner.checkpoint <= head) continue;
+      this.log.error(
+        `read model ${name} is at position ${runner.checkpoint} but the ` +
+          `event log ends at ${head}; folding it again from the start`,
+        { projection: name, checkpoint: runner.checkpoint, head },
+      );
+      this.resetRunner(name, runner);
+    }
+  }
+
+  /** Empties a projection's read model and sets its checkpoint to 0. */
+  private resetRunner(name: string, runner: Runner): void {
+    this.db.transaction(() => {
+      runner.projection.reset(this.db);
+      writeCheckpoint(this.db, name, 0n);
+    })();
+    runner.projection.load(this.db);
+    runner.checkpoint = 0n;
+    this.changes.next({ projection: name, checkpoint: 0n });
   }
 
   /** Gives one projection a subscription of its own (after a rebuild). */
@@ -393,13 +426,7 @@ export class ProjectionRuntime implements ReadModelRuntime {
       runner.state = 'stopped';
       runner.subscription?.unsubscribe();
       await runner.work;
-      this.db.transaction(() => {
-        runner.projection.reset(this.db);
-        writeCheckpoint(this.db, target, 0n);
-      })();
-      runner.projection.load(this.db);
-      runner.checkpoint = 0n;
-      this.changes.next({ projection: target, checkpoint: 0n });
+      this.resetRunner(target, runner);
       this.subscribe(runner);
     }
     const head = await this.store.headPosition();

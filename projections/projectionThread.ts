@@ -85,5 +85,6 @@ port.on('message', (message: HostMessage) => {
   }
 });
 
-runtime.start();
-report('ready');
+// A start that fails throws here and ends the thread, which the host
+// reports as a failed start.
+void runtime.start().then(() => report('ready'));

@@ -84,6 +84,40 @@ describe('ProjectionRuntime', () => {
     await runtime.stop();
   });
 
+  it('folds again from the start a read model that is ahead of a replaced event log', async () => {
+    const db = openReadModelDb(':memory:');
+    const first = new InMemoryEventStore();
+    await appendEvents(first, ['X', 'X', 'X', 'Y', 'Y']);
+    const before = new ProjectionRuntime({
+      store: first,
+      db,
+      projections: [new CountingProjection('a')],
+    });
+    await before.start();
+    expect(await before.waitFor(5n, 1000)).to.equal(true);
+    await before.stop();
+
+    // A new, shorter log under the same read models: its positions 1-2
+    // are other events, which a checkpoint of 5 would silently skip.
+    const replaced = new InMemoryEventStore();
+    await appendEvents(replaced, ['Z', 'Z']);
+    const errors: string[] = [];
+    const after = new ProjectionRuntime({
+      store: replaced,
+      db,
+      projections: [new CountingProjection('a')],
+      log: { info: () => undefined, error: (message) => errors.push(message) },
+    });
+    await after.start();
+    expect(await after.waitFor(2n, 1000)).to.equal(true);
+    expect(count(db, 'a')).to.deep.equal({ Z: 2 });
+    expect(after.checkpoint('a')).to.equal(2n);
+    expect(errors).to.deep.equal([
+      'read model a is at position 5 but the event log ends at 2; folding it again from the start',
+    ]);
+    await after.stop();
+  });
+
   it('applies an event delivered twice only once', async () => {
     const store = new InMemoryEventStore();
     await appendEvents(store, ['X', 'Y', 'X', 'Z', 'X', 'Y']);
