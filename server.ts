@@ -31,7 +31,7 @@ import {
   MarketFeed,
   SimulatedFeed,
 } from './infrastructure/marketData';
-import { createMetrics } from './infrastructure/metrics';
+import { createMetrics, timeAppends } from './infrastructure/metrics';
 import {
   AlertRules,
   createProjections,
@@ -234,17 +234,22 @@ export const startMirai = async (
     durability: settings.durability,
     writer: settings.writer,
   });
-  const engine = new TradingEngine(store, logger, {
-    ...defaultEngineConfig(),
-    initialBalance: new Decimal(settings.initialBalance),
-    exchange: {
-      slippageRate: new Decimal(settings.slippageRate),
-      takerFeeRate: new Decimal(settings.takerFeeRate),
-      makerFeeRate: new Decimal(settings.makerFeeRate),
+  const metrics = createMetrics();
+  const engine = new TradingEngine(
+    timeAppends(store, metrics.eventStoreAppendDuration),
+    logger,
+    {
+      ...defaultEngineConfig(),
+      initialBalance: new Decimal(settings.initialBalance),
+      exchange: {
+        slippageRate: new Decimal(settings.slippageRate),
+        takerFeeRate: new Decimal(settings.takerFeeRate),
+        makerFeeRate: new Decimal(settings.makerFeeRate),
+      },
+      defaultLeverage: settings.defaultLeverage,
+      maxPriceAgeMs: settings.maxPriceAgeMs,
     },
-    defaultLeverage: settings.defaultLeverage,
-    maxPriceAgeMs: settings.maxPriceAgeMs,
-  });
+  );
   await engine.start();
 
   const accountId = engine.config.accountId;
@@ -268,7 +273,13 @@ export const startMirai = async (
     })
     .catch(() => undefined);
 
-  const metrics = createMetrics();
+  metrics.measureProjectionLag(async () => {
+    const head = await store.headPosition();
+    return projections.statuses().map((status) => ({
+      projection: status.name,
+      lag: Math.max(0, Number(head - status.checkpoint)),
+    }));
+  });
   engine.updates.subscribe(({ events }) => {
     for (const event of events) {
       const data = event.data as Record<string, string>;

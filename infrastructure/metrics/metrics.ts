@@ -25,6 +25,17 @@ export interface MiraiMetrics {
   readonly projectionLag: Gauge<'projection'>;
   /** Counts one order event; side and status are lowercased. */
   recordOrder(labels: OrderLabels): void;
+  /**
+   * Where `projection_lag_events` comes from: asked on every scrape, so
+   * the gauge is never older than the scrape itself.
+   */
+  measureProjectionLag(source: () => Promise<ProjectionLag[]>): void;
+}
+
+/** How many events one projection is behind the head of the store. */
+export interface ProjectionLag {
+  readonly projection: string;
+  readonly lag: number;
 }
 
 /** Options of {@link createMetrics}. */
@@ -89,11 +100,17 @@ export const createMetrics = ({
     registers,
   });
 
+  let lagSource: () => Promise<ProjectionLag[]> = async () => [];
   const projectionLag = new Gauge({
     name: 'projection_lag_events',
     help: 'Events a projection is behind the head of the store',
     labelNames: ['projection'] as const,
     registers,
+    async collect() {
+      for (const { projection, lag } of await lagSource()) {
+        this.set({ projection }, lag);
+      }
+    },
   });
 
   return {
@@ -110,5 +127,8 @@ export const createMetrics = ({
         side: side.toLowerCase(),
         status: status.toLowerCase(),
       }),
+    measureProjectionLag: (source) => {
+      lagSource = source;
+    },
   };
 };

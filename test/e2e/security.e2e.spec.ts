@@ -681,6 +681,32 @@ describe('security through the real server (e2e)', () => {
         /^trading_orders_total\{symbol="BTCUSDT",side="buy",status="filled"\} \d+$/m,
       );
     });
+
+    it('times every append the engine makes and reports how far each projection lags', async () => {
+      const APPENDS = 'eventstore_append_duration_seconds_count';
+      const before = sampleValue(await scrape(), APPENDS, {});
+      for (let i = 0; i < 3; i++) {
+        const res = await request('POST', '/api/trading/order', {
+          token: tokens.trader,
+          body: marketOrder('BUY'),
+        });
+        expect(res.body.status).to.equal('FILLED');
+      }
+      const head = await mirai.store.headPosition();
+      expect(await mirai.projections.waitFor(head, 5_000)).to.equal(true);
+
+      const text = await scrape();
+      expect(sampleValue(text, APPENDS, {})).to.equal(before + 3);
+      expect(mirai.projections.names()).to.have.length(9);
+      for (const projection of mirai.projections.names()) {
+        expect(text).to.match(
+          new RegExp(
+            `^projection_lag_events\\{projection="${projection}"\\} 0$`,
+            'm',
+          ),
+        );
+      }
+    });
   });
 
   describe('hardening headers and errors', () => {

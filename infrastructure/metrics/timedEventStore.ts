@@ -1,0 +1,35 @@
+import type { Histogram } from 'prom-client';
+import type {
+  AppendResult,
+  EventData,
+  EventStore,
+  ExpectedRevision,
+} from '../../application/eventStore';
+
+/**
+ * The same store, with the time each append takes (until it is durable,
+ * or fails) observed into `histogram`: what
+ * `eventstore_append_duration_seconds` shows. Reads pass straight through.
+ */
+export const timeAppends = (
+  store: EventStore,
+  histogram: Histogram,
+): EventStore => ({
+  append(
+    streamId: string,
+    events: EventData[],
+    expectedRevision: ExpectedRevision,
+  ): Promise<AppendResult> {
+    const started = process.hrtime.bigint();
+    const observe = () =>
+      histogram.observe(Number(process.hrtime.bigint() - started) / 1e9);
+    const appended = store.append(streamId, events, expectedRevision);
+    appended.then(observe, observe);
+    return appended;
+  },
+  readStream: (streamId, options) => store.readStream(streamId, options),
+  readAll: (options) => store.readAll(options),
+  subscribeAll: (options) => store.subscribeAll(options),
+  headPosition: () => store.headPosition(),
+  close: () => store.close(),
+});
