@@ -2,11 +2,13 @@
  * Runs the benchmarks and prints one JSON line per figure:
  * `npm run bench`, or `npm run bench -- http readmodels` for some of them.
  */
+import { runEngineBench } from './engineBench';
 import { runEventStoreBench } from './eventStoreBench';
 import { runHttpBench } from './httpBench';
 import { runReadModelBench } from './readModelBench';
 
 const BENCHES: Record<string, () => Promise<object[]>> = {
+  engine: runEngineBench,
   eventstore: runEventStoreBench,
   http: runHttpBench,
   readmodels: runReadModelBench,

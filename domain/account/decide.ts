@@ -25,6 +25,7 @@ import type {
 import {
   AccountState,
   availableBalance,
+  claimKey,
   direction,
   OpenOrder,
   Position,
@@ -190,16 +191,7 @@ const reducibleSize = (
 ): Decimal => {
   const position = state.positions.get(symbol);
   if (!position || position.side === positionSideOf(side)) return ZERO;
-  let claimed = ZERO;
-  for (const order of state.openOrders.values()) {
-    if (
-      order.symbol === symbol &&
-      order.side === side &&
-      order.role === 'entry'
-    ) {
-      claimed = claimed.add(order.quantity.sub(order.filledQuantity));
-    }
-  }
+  const claimed = state.entryClaims.get(claimKey(symbol, side)) ?? ZERO;
   return Decimal.max(ZERO, position.size.sub(claimed));
 };
 
@@ -654,7 +646,8 @@ const fillOrder = (command: FillOrder, state: AccountState): AccountEvent[] => {
   const positionEnded =
     change.closedQuantity.gt(0) &&
     (change.position === null || change.position.side !== position?.side);
-  for (const other of state.openOrders.values()) {
+  // Only exits are ever cancelled here: siblings share a parent entry.
+  for (const other of state.openExits.values()) {
     if (other.orderId === order.orderId || other.symbol !== order.symbol) {
       continue;
     }

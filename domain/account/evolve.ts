@@ -1,6 +1,6 @@
 import { Decimal } from '../money';
 import type { AccountEvent } from './events';
-import type { AccountState, OpenOrder, Position } from './state';
+import { AccountState, OpenOrder, Position, withOrder } from './state';
 
 const nullableDecimal = (text: string | null): Decimal | null =>
   text === null ? null : new Decimal(text);
@@ -43,8 +43,7 @@ export const evolve = (
         reservedMargin: new Decimal(data.reservedMargin),
         placedAt: data.at,
       };
-      const openOrders = new Map(state.openOrders).set(order.orderId, order);
-      return { ...state, openOrders };
+      return withOrder(state, state.openOrders.get(order.orderId), order);
     }
 
     case 'OrderRejected':
@@ -52,18 +51,18 @@ export const evolve = (
 
     case 'OrderFilled': {
       const data = event.data;
-      const openOrders = new Map(state.openOrders);
-      const order = openOrders.get(data.orderId);
+      const order = state.openOrders.get(data.orderId);
+      let changed = state;
       if (order) {
         if (data.orderStatus === 'FILLED') {
-          openOrders.delete(data.orderId);
+          changed = withOrder(state, order, undefined);
         } else {
           const filledQuantity = order.filledQuantity.add(data.quantity);
           // Release the margin of the filled part; the rest stays reserved.
           const reservedMargin = order.reservedMargin
             .mul(order.quantity.sub(filledQuantity))
             .div(order.quantity.sub(order.filledQuantity));
-          openOrders.set(data.orderId, {
+          changed = withOrder(state, order, {
             ...order,
             filledQuantity,
             reservedMargin,
@@ -87,19 +86,19 @@ export const evolve = (
       }
 
       return {
-        ...state,
+        ...changed,
         walletBalance: state.walletBalance.add(data.cashDelta),
         positions,
-        openOrders,
         fillCount: data.tradeId,
       };
     }
 
-    case 'OrderCancelled': {
-      const openOrders = new Map(state.openOrders);
-      openOrders.delete(event.data.orderId);
-      return { ...state, openOrders };
-    }
+    case 'OrderCancelled':
+      return withOrder(
+        state,
+        state.openOrders.get(event.data.orderId),
+        undefined,
+      );
   }
 };
 

@@ -1,3 +1,4 @@
+import { OrderedMap } from 'immutable';
 import { Decimal, ZERO } from '../money';
 import type { OrderRole, OrderSide, OrderType, PositionSide } from './events';
 
@@ -30,12 +31,28 @@ export interface OpenOrder {
   placedAt: string;
 }
 
+/**
+ * The account as its events leave it. States are values: `evolve` returns
+ * a new one and never changes the old. Open orders live in a persistent
+ * map (insertion order kept), so applying an event costs the same with
+ * ten resting orders or ten thousand; the totals a decision needs are
+ * kept up to date alongside them instead of being summed per command.
+ */
 export interface AccountState {
   accountId: string | null;
   /** Deposits plus realized gross PnL minus every fee paid. */
   walletBalance: Decimal;
   positions: ReadonlyMap<string, Position>;
-  openOrders: ReadonlyMap<string, OpenOrder>;
+  openOrders: OrderedMap<string, OpenOrder>;
+  /** The open orders that are exits (stop-loss, take-profit), by id. */
+  openExits: OrderedMap<string, OpenOrder>;
+  /** Margin reserved by every open order together. */
+  reservedMargin: Decimal;
+  /**
+   * Quantity still to fill on open entry orders, by `claimKey(symbol,
+   * side)`: what those orders may yet take off an opposite position.
+   */
+  entryClaims: ReadonlyMap<string, Decimal>;
   fillCount: number;
 }
 
@@ -43,9 +60,57 @@ export const initialAccountState = (): AccountState => ({
   accountId: null,
   walletBalance: ZERO,
   positions: new Map(),
-  openOrders: new Map(),
+  openOrders: OrderedMap(),
+  openExits: OrderedMap(),
+  reservedMargin: ZERO,
+  entryClaims: new Map(),
   fillCount: 0,
 });
+
+/** Key of `AccountState.entryClaims`. */
+export const claimKey = (symbol: string, side: OrderSide): string =>
+  `${symbol} ${side}`;
+
+const unfilled = (order: OpenOrder | undefined): Decimal =>
+  order ? order.quantity.sub(order.filledQuantity) : ZERO;
+
+/**
+ * The state with one open order added (`before` undefined), changed, or
+ * removed (`after` undefined), its totals moved by the difference: the
+ * one place open orders change.
+ */
+export const withOrder = (
+  state: AccountState,
+  before: OpenOrder | undefined,
+  after: OpenOrder | undefined,
+): AccountState => {
+  const order = after ?? before;
+  if (!order) return state;
+  const next: AccountState = {
+    ...state,
+    openOrders: after
+      ? state.openOrders.set(order.orderId, after)
+      : state.openOrders.delete(order.orderId),
+    reservedMargin: state.reservedMargin
+      .add(after?.reservedMargin ?? ZERO)
+      .sub(before?.reservedMargin ?? ZERO),
+  };
+  if (order.role !== 'entry') {
+    next.openExits = after
+      ? state.openExits.set(order.orderId, after)
+      : state.openExits.delete(order.orderId);
+    return next;
+  }
+  const key = claimKey(order.symbol, order.side);
+  const claimed = (state.entryClaims.get(key) ?? ZERO)
+    .add(unfilled(after))
+    .sub(unfilled(before));
+  const entryClaims = new Map(state.entryClaims);
+  if (claimed.isZero()) entryClaims.delete(key);
+  else entryClaims.set(key, claimed);
+  next.entryClaims = entryClaims;
+  return next;
+};
 
 /** Margin held by open positions: notional at entry over leverage. */
 export const positionMargin = (position: Position): Decimal =>
@@ -53,12 +118,9 @@ export const positionMargin = (position: Position): Decimal =>
 
 /** Margin held by positions and resting orders together. */
 export const usedMargin = (state: AccountState): Decimal => {
-  let total = ZERO;
+  let total = state.reservedMargin;
   for (const position of state.positions.values()) {
     total = total.add(positionMargin(position));
-  }
-  for (const order of state.openOrders.values()) {
-    total = total.add(order.reservedMargin);
   }
   return total;
 };
