@@ -31,6 +31,7 @@ import {
   MarketFeed,
   SimulatedFeed,
 } from './infrastructure/marketData';
+import { lockDataDir } from './infrastructure/dataDirLock';
 import { createMetrics, timeAppends } from './infrastructure/metrics';
 import {
   AlertRules,
@@ -223,9 +224,27 @@ export const startMirai = async (
   overrides: Partial<MiraiSettings> = {},
 ): Promise<RunningMirai> => {
   const settings = { ...defaultSettings(), ...overrides };
+  mkdirSync(settings.dataDir, { recursive: true });
+  // One engine per data folder: see lockDataDir. In memory, nothing is
+  // shared with another process.
+  const lock =
+    settings.store === 'sqlite' ? lockDataDir(settings.dataDir) : null;
+  try {
+    const running = await serve(settings);
+    let closed: Promise<void> | null = null;
+    return {
+      ...running,
+      close: () => (closed ??= running.close().finally(() => lock?.release())),
+    };
+  } catch (error) {
+    lock?.release();
+    throw error;
+  }
+};
+
+const serve = async (settings: MiraiSettings): Promise<RunningMirai> => {
   const logger = settings.logger ?? createLogger('mirai');
   const now = settings.now ?? Date.now;
-  mkdirSync(settings.dataDir, { recursive: true });
 
   const store = await openEventStore({
     kind: settings.store,
@@ -463,8 +482,27 @@ export const rebuildReadModels = async (options: {
   logger?: Logger;
 }): Promise<ReplayResult & { projections: string[]; seconds: number }> => {
   const logger = options.logger ?? createLogger('mirai');
+  const kind = options.store ?? 'sqlite';
+  // A running server folds into the same file: refuse while one does.
+  const lock = kind === 'sqlite' ? lockDataDir(options.dataDir) : null;
+  try {
+    return await rebuildUnlocked(options, kind, logger);
+  } finally {
+    lock?.release();
+  }
+};
+
+const rebuildUnlocked = async (
+  options: {
+    dataDir: string;
+    name?: string;
+    eventStoreConnectionString?: string;
+  },
+  kind: EventStoreConfig['kind'],
+  logger: Logger,
+): Promise<ReplayResult & { projections: string[]; seconds: number }> => {
   const store = await openEventStore({
-    kind: options.store ?? 'sqlite',
+    kind,
     path: path.join(options.dataDir, 'events.db'),
     connectionString: options.eventStoreConnectionString,
   });
