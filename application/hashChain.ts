@@ -20,14 +20,15 @@ export interface Causation {
  * this runs twice for every order placed.
  */
 export const canonicalJson = (value: unknown): string =>
-  JSON.stringify(sortedCopy(value));
+  JSON.stringify(sortedCopy(value, ''));
 
 const MAX_REMEMBERED_KEY_LISTS = 1_000;
 const sortedKeyLists = new Map<string, string[]>();
 
 const sortedKeys = (record: object): string[] => {
   const keys = Object.keys(record);
-  const list = keys.join('\u0000');
+  // JSON of the list: no two different lists share it.
+  const list = JSON.stringify(keys);
   let sorted = sortedKeyLists.get(list);
   if (sorted === undefined) {
     sorted = keys.sort();
@@ -37,16 +38,20 @@ const sortedKeys = (record: object): string[] => {
   return sorted;
 };
 
-const sortedCopy = (value: unknown): unknown => {
-  if (typeof value !== 'object' || value === null) return value;
-  const withJson = value as { toJSON?: () => unknown };
-  if (typeof withJson.toJSON === 'function') {
-    return sortedCopy(withJson.toJSON());
+/** `value` as JSON.stringify sees it under `key`, objects' keys sorted. */
+const sortedCopy = (value: unknown, key: string): unknown => {
+  let current = value;
+  const withJson = current as { toJSON?: (key: string) => unknown } | null;
+  if (typeof withJson?.toJSON === 'function') current = withJson.toJSON(key);
+  if (typeof current !== 'object' || current === null) return current;
+  if (Array.isArray(current)) {
+    return current.map((item, index) => sortedCopy(item, String(index)));
   }
-  if (Array.isArray(value)) return value.map(sortedCopy);
-  const record = value as Record<string, unknown>;
+  const record = current as Record<string, unknown>;
   const copy: Record<string, unknown> = {};
-  for (const key of sortedKeys(record)) copy[key] = sortedCopy(record[key]);
+  for (const name of sortedKeys(record)) {
+    copy[name] = sortedCopy(record[name], name);
+  }
   return copy;
 };
 

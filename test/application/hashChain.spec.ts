@@ -61,6 +61,25 @@ describe('hash chain', () => {
     ).to.equal('{"a":["2"],"b":"0.1"}');
   });
 
+  it('never mixes up two key lists, whatever characters the keys hold', () => {
+    // Joined with a separator, ["b", "a"] and ["b\u0000a"] would look alike.
+    expect(canonicalJson({ b: 1, a: 2 })).to.equal('{"a":2,"b":1}');
+    expect(canonicalJson({ 'b\u0000a': 4 })).to.equal('{"b\\u0000a":4}');
+    expect(canonicalJson({ 'a,b': 1, c: 2 })).to.equal('{"a,b":1,"c":2}');
+    expect(canonicalJson({ a: 1, 'b","c': 2 })).to.equal(
+      '{"a":1,"b\\",\\"c":2}',
+    );
+  });
+
+  it('hands toJSON the key it is written under, as JSON.stringify does', () => {
+    const keyed = { toJSON: (key: string) => `under ${key}` };
+    const value = { z: keyed, list: [keyed] };
+    expect(canonicalJson(value)).to.equal(
+      JSON.stringify({ list: [keyed], z: keyed }),
+    );
+    expect(canonicalJson(value)).to.equal('{"list":["under 0"],"z":"under z"}');
+  });
+
   it('stays right past the number of key lists it remembers', () => {
     for (let i = 0; i < 2_500; i++) {
       const record = { [`k${i}`]: i, a: 0 };
