@@ -110,22 +110,33 @@ export const requireJsonContentType = (): RequestHandler => {
     // bare POST) is no body.
     const emptyUntyped =
       req.headers['content-length'] === '0' && !req.headers['content-type'];
-    if (
-      !BODY_METHODS.has(req.method) ||
-      emptyUntyped ||
-      req.is('application/json') !== false
-    ) {
-      return next();
+    if (!BODY_METHODS.has(req.method) || emptyUntyped) return next();
+    if (req.is('application/json') === false) {
+      return sendError(
+        res,
+        new MiraiError(
+          'UNSUPPORTED_MEDIA_TYPE',
+          'Request body must be application/json',
+        ),
+      );
     }
-    sendError(
-      res,
-      new MiraiError(
-        'UNSUPPORTED_MEDIA_TYPE',
-        'Request body must be application/json',
-      ),
-    );
+    // JSON is UTF-8 (RFC 8259); a body declared as another charset would
+    // be decoded as that and fail as JSON, which hides the real mistake.
+    const charset = CHARSET.exec(req.headers['content-type'] ?? '')?.[1];
+    if (charset !== undefined && charset.toLowerCase() !== 'utf-8') {
+      return sendError(
+        res,
+        new MiraiError(
+          'UNSUPPORTED_MEDIA_TYPE',
+          `JSON bodies must be UTF-8, not ${charset}`,
+        ),
+      );
+    }
+    next();
   };
 };
+
+const CHARSET = /;\s*charset\s*=\s*"?([^";\s]*)"?/i;
 
 /** Default largest JSON body accepted, as a byte string: `100kb`. */
 export const DEFAULT_BODY_LIMIT = '100kb';

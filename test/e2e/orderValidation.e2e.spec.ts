@@ -186,6 +186,28 @@ describe('bad orders over HTTP (e2e)', () => {
     );
   });
 
+  it('rejects a JSON body declared in a charset other than UTF-8', async () => {
+    for (const charset of ['utf-16', 'UTF-16LE', 'latin1', '"iso-8859-1"']) {
+      await expectError(
+        JSON.stringify(order({})),
+        415,
+        'UNSUPPORTED_MEDIA_TYPE',
+        'nothing',
+        { 'content-type': `application/json; charset=${charset}` },
+      );
+    }
+    // UTF-8, however it is spelled, is JSON's own charset.
+    const res = await fetch(`${server.url}/api/trading/order`, {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${server.token}`,
+        'content-type': 'application/json; Charset="UTF-8"',
+      },
+      body: JSON.stringify(order({})),
+    });
+    expect(res.status).to.equal(200);
+  });
+
   it('rejects a LIMIT order without a price', async () => {
     await expectError(
       order({ type: 'LIMIT' }),
