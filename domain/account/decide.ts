@@ -121,6 +121,13 @@ type Refusal = { code: string; reason: string };
 
 const refuse = (code: string, reason: string): Refusal => ({ code, reason });
 
+/**
+ * A number the user sent, for a message: plain digits in any range a
+ * price or quantity can take, an exponent beyond it (1e-320 would
+ * otherwise be quoted with 320 digits).
+ */
+const shown = (value: Decimal): string => value.toString();
+
 const rejection = (command: PlaceOrder, refusal: Refusal): OrderRejected => ({
   type: 'OrderRejected',
   data: {
@@ -215,7 +222,7 @@ const optionalPrice = (
   if (!isMultipleOf(price, tickSize)) {
     return refuse(
       'INVALID_PRICE',
-      `${name} ${toText(price)} is not a multiple of the tick size ${toText(tickSize)}`,
+      `${name} ${shown(price)} is not a multiple of the tick size ${toText(tickSize)}`,
     );
   }
   return price;
@@ -250,7 +257,7 @@ const validateOrder = (
   if (!isMultipleOf(quantity, rules.stepSize)) {
     return refuse(
       'INVALID_QUANTITY',
-      `Quantity ${toText(quantity)} is not a multiple of the step size ${toText(rules.stepSize)}`,
+      `Quantity ${shown(quantity)} is not a multiple of the step size ${toText(rules.stepSize)}`,
     );
   }
   if (quantity.lt(rules.minQuantity) || quantity.gt(rules.maxQuantity)) {
@@ -318,7 +325,7 @@ const validateOrder = (
   if (notional.lt(rules.minNotional)) {
     return refuse(
       'INVALID_QUANTITY',
-      `Order value ${toText(notional)} is below the minimum ${toText(rules.minNotional)} USDT`,
+      `Order value ${shown(notional)} is below the minimum ${toText(rules.minNotional)} USDT`,
     );
   }
 

@@ -101,6 +101,24 @@ describe('bad orders over HTTP (e2e)', () => {
     });
   }
 
+  it('quotes an extreme quantity or price briefly in its message', async () => {
+    for (const fields of [
+      { quantity: 1e-320 },
+      { quantity: '0.000000000000000000000000000001' },
+      { type: 'LIMIT', price: 1e-300 },
+    ]) {
+      const res = await server.call(
+        'POST',
+        '/api/trading/order',
+        order(fields),
+      );
+      expect(res.status).to.equal(400);
+      expect(res.body.error.message.length, res.body.error.message).to.be.below(
+        120,
+      );
+    }
+  });
+
   it('rejects a string where the quantity number belongs, storing nothing', async () => {
     await expectError(
       order({ quantity: 'abc' }),
