@@ -23,17 +23,22 @@ export const canonicalJson = (value: unknown): string =>
   JSON.stringify(sortedCopy(value, ''));
 
 const MAX_REMEMBERED_KEY_LISTS = 1_000;
-const sortedKeyLists = new Map<string, string[]>();
+/** Key lists seen, by their keys joined with NUL: the list, then sorted. */
+const sortedKeyLists = new Map<string, { keys: string[]; sorted: string[] }>();
 
 const sortedKeys = (record: object): string[] => {
   const keys = Object.keys(record);
-  // JSON of the list: no two different lists share it.
-  const list = JSON.stringify(keys);
-  let sorted = sortedKeyLists.get(list);
-  if (sorted === undefined) {
-    sorted = keys.sort();
+  const joined = keys.join('\u0000');
+  const known = sortedKeyLists.get(joined);
+  // A key may hold NUL itself, so the join can be shared by two different
+  // lists: the remembered order serves only the very same list.
+  if (known && known.keys.every((key, i) => key === keys[i])) {
+    return known.sorted;
+  }
+  const sorted = [...keys].sort();
+  if (!known) {
     if (sortedKeyLists.size >= MAX_REMEMBERED_KEY_LISTS) sortedKeyLists.clear();
-    sortedKeyLists.set(list, sorted);
+    sortedKeyLists.set(joined, { keys, sorted });
   }
   return sorted;
 };

@@ -71,8 +71,20 @@ export const initialAccountState = (): AccountState => ({
 export const claimKey = (symbol: string, side: OrderSide): string =>
   `${symbol} ${side}`;
 
-const unfilled = (order: OpenOrder | undefined): Decimal =>
-  order ? order.quantity.sub(order.filledQuantity) : ZERO;
+const unfilled = (order: OpenOrder): Decimal =>
+  order.quantity.sub(order.filledQuantity);
+
+/** `total` plus `added` minus `removed`, skipping what is absent or zero. */
+const moved = (
+  total: Decimal,
+  added: Decimal | undefined,
+  removed: Decimal | undefined,
+): Decimal => {
+  let result = total;
+  if (added && !added.isZero()) result = result.add(added);
+  if (removed && !removed.isZero()) result = result.sub(removed);
+  return result;
+};
 
 /**
  * The state with one open order added (`before` undefined), changed, or
@@ -91,9 +103,11 @@ export const withOrder = (
     openOrders: after
       ? state.openOrders.set(order.orderId, after)
       : state.openOrders.delete(order.orderId),
-    reservedMargin: state.reservedMargin
-      .add(after?.reservedMargin ?? ZERO)
-      .sub(before?.reservedMargin ?? ZERO),
+    reservedMargin: moved(
+      state.reservedMargin,
+      after?.reservedMargin,
+      before?.reservedMargin,
+    ),
   };
   if (order.role !== 'entry') {
     next.openExits = after
@@ -102,9 +116,11 @@ export const withOrder = (
     return next;
   }
   const key = claimKey(order.symbol, order.side);
-  const claimed = (state.entryClaims.get(key) ?? ZERO)
-    .add(unfilled(after))
-    .sub(unfilled(before));
+  const claimed = moved(
+    state.entryClaims.get(key) ?? ZERO,
+    after && unfilled(after),
+    before && unfilled(before),
+  );
   const entryClaims = new Map(state.entryClaims);
   if (claimed.isZero()) entryClaims.delete(key);
   else entryClaims.set(key, claimed);
