@@ -73,8 +73,10 @@ export const cors = ({
 }: CorsOptions = {}): RequestHandler => {
   const allowed = new Set(allowedOrigins);
   return (req, res, next) => {
-    const origin = req.get('Origin');
-    res.vary('Origin');
+    const origin = req.headers.origin;
+    // Nothing before this sets Vary; res.vary would parse it every time.
+    if (res.hasHeader('Vary')) res.vary('Origin');
+    else res.setHeader('Vary', 'Origin');
     if (!origin || !allowed.has(origin)) return next();
 
     res.set({
@@ -111,6 +113,9 @@ export const requireJsonContentType = (): RequestHandler => {
     const emptyUntyped =
       req.headers['content-length'] === '0' && !req.headers['content-type'];
     if (!BODY_METHODS.has(req.method) || emptyUntyped) return next();
+    const type = req.headers['content-type'];
+    // The common spelling needs no parsing.
+    if (type === 'application/json') return next();
     if (req.is('application/json') === false) {
       return sendError(
         res,
