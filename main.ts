@@ -278,19 +278,17 @@ program
       dataDir: options.dataDir,
       name: projection,
     });
-    process.stdout.write(
-      JSON.stringify({
-        msg: 'read models rebuilt',
-        projections: result.projections,
-        events: result.events,
-        head: result.head.toString(),
-        seconds: result.seconds,
-        failed: result.failed.map((f) => ({
-          ...f,
-          globalPosition: f.globalPosition.toString(),
-        })),
-      }) + '\n',
-    );
+    // A log line like every other, in the format the README describes.
+    createLogger('mirai').info('read models rebuilt', {
+      projections: result.projections,
+      events: result.events,
+      head: result.head.toString(),
+      seconds: Number(result.seconds.toFixed(3)),
+      failed: result.failed.map((f) => ({
+        ...f,
+        globalPosition: f.globalPosition.toString(),
+      })),
+    });
     if (result.failed.length > 0) process.exitCode = 1;
   });
 

@@ -143,19 +143,55 @@ export const requireJsonContentType = (): RequestHandler => {
 
 const CHARSET = /;\s*charset\s*=\s*"?([^";\s]*)"?/i;
 
+/**
+ * Says which of the two ways a body failed: JSON that is not an object or
+ * array, or text that is not JSON at all (and where it stops being JSON).
+ */
+const parseError = (body: unknown, message = ''): MiraiError => {
+  const text = typeof body === 'string' ? body.trimStart() : '';
+  const first = text[0];
+  if (first !== undefined && first !== '{' && first !== '[') {
+    try {
+      JSON.parse(text);
+      return new MiraiError(
+        'INVALID_REQUEST',
+        'Request body must be a JSON object or array',
+      );
+    } catch {
+      // not JSON at all: said below
+    }
+  }
+  const at = /at position (\d+)/.exec(message)?.[1];
+  if (at !== undefined) {
+    return new MiraiError(
+      'INVALID_REQUEST',
+      `Request body is not valid JSON: ${message.replace(/ at position \d+$/, '').replace(/ in JSON$/, '')} at character ${at}`,
+      { position: Number(at) },
+    );
+  }
+  return new MiraiError(
+    'INVALID_REQUEST',
+    /end of JSON/.test(message)
+      ? 'Request body is not valid JSON: it ends too soon'
+      : 'Request body is not valid JSON',
+  );
+};
+
 /** Default largest JSON body accepted, as a byte string: `100kb`. */
 export const DEFAULT_BODY_LIMIT = '100kb';
 
 // body-parser tags its errors with a type; map each to a documented code.
-const bodyError = (error: { type?: string; status?: number }) => {
+const bodyError = (error: {
+  type?: string;
+  status?: number;
+  body?: unknown;
+  message?: string;
+}) => {
   switch (error.type) {
     case 'entity.too.large':
       return new MiraiError('PAYLOAD_TOO_LARGE', 'Request body is too large');
     case 'entity.parse.failed':
-      return new MiraiError(
-        'INVALID_REQUEST',
-        'Request body is not a JSON object or array',
-      );
+      return parseError(error.body, error.message);
     case 'encoding.unsupported':
     case 'charset.unsupported':
       return new MiraiError(

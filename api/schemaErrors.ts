@@ -21,5 +21,19 @@ export const fieldProblems = (
       String(
         error.params.missingProperty ?? error.params.additionalProperty ?? '',
       ),
-    problem: error.message ?? 'is invalid',
+    problem: problemOf(error),
   }));
+
+/** ajv's message, made plainer where it says less than the schema knows. */
+const problemOf = (error: ErrorObject): string => {
+  switch (error.keyword) {
+    case 'required':
+      return 'is required';
+    case 'additionalProperties':
+      return 'is not a field this request takes';
+    case 'enum':
+      return `must be one of ${(error.params.allowedValues as unknown[]).join(', ')}`;
+    default:
+      return error.message ?? 'is invalid';
+  }
+};

@@ -154,6 +154,7 @@ describe('bad orders over HTTP (e2e)', () => {
       (e: { field: string }) => e.field,
     );
     expect(fields).to.include.members(['side', 'type', 'quantity']);
+    expect(body.error.message).to.match(/^'(side|type|quantity)' is required$/);
   });
 
   it('rejects unknown fields and a bad side', async () => {
@@ -163,26 +164,59 @@ describe('bad orders over HTTP (e2e)', () => {
       'INVALID_REQUEST',
       'nothing',
     );
-    await expectError(
+    const side = await expectError(
       order({ side: 'buy' }),
       400,
       'INVALID_REQUEST',
       'nothing',
     );
+    // The message says what would have been right.
+    expect(side.error.message).to.equal("'side' must be one of BUY, SELL");
+    const renamed = await expectError(
+      { ...order({}), quantity: undefined, qty: 0.01 },
+      400,
+      'INVALID_QUANTITY',
+      'nothing',
+    );
+    expect(renamed.error.details.errors).to.deep.include({
+      field: 'qty',
+      problem: 'is not a field this request takes',
+    });
   });
 
-  it('rejects a body that is not JSON', async () => {
-    await expectError(
-      '{"symbol": "BTCUSDT",',
+  it('rejects a body that is not JSON, saying where it breaks', async () => {
+    const cut = await expectError(
+      '{"symbol":',
       400,
       'INVALID_REQUEST',
       'nothing',
     );
+    expect(cut.error.message).to.equal(
+      'Request body is not valid JSON: it ends too soon',
+    );
+    const unquoted = await expectError(
+      '{"symbol":"ETHUSDT",side:"BUY"}',
+      400,
+      'INVALID_REQUEST',
+      'nothing',
+    );
+    expect(unquoted.error.message).to.match(
+      /^Request body is not valid JSON: .+ at character 20$/,
+    );
+    expect(unquoted.error.details.position).to.equal(20);
   });
 
   it('rejects a JSON body that is not an object', async () => {
     await expectError('[1,2,3]', 400, 'INVALID_REQUEST', 'nothing');
-    await expectError('"BTCUSDT"', 400, 'INVALID_REQUEST', 'nothing');
+    const text = await expectError(
+      '"BTCUSDT"',
+      400,
+      'INVALID_REQUEST',
+      'nothing',
+    );
+    expect(text.error.message).to.equal(
+      'Request body must be a JSON object or array',
+    );
   });
 
   it('rejects a 10 MB body with PAYLOAD_TOO_LARGE', async () => {
