@@ -8,6 +8,7 @@ import {
 } from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
+import { MiraiError } from '../domain/errors';
 
 /** Held while a process owns a data folder; see {@link lockDataDir}. */
 export interface DataDirLock {
@@ -17,14 +18,16 @@ export interface DataDirLock {
 }
 
 /** Another live process (or this one) already holds the folder. */
-export class DataDirInUseError extends Error {
+export class DataDirInUseError extends MiraiError {
   constructor(
     readonly file: string,
     readonly holder: string,
   ) {
     super(
+      'CONFLICT',
       `data folder is in use by ${holder} (lock ${file}); stop it first, ` +
         'or delete the lock file if no Mirai runs there',
+      { lock: file, holder },
     );
     this.name = 'DataDirInUseError';
   }
