@@ -83,7 +83,8 @@ export const cors = ({
       'Access-Control-Allow-Origin': origin,
       'Access-Control-Expose-Headers':
         'X-Request-Id, X-RateLimit-Limit, X-RateLimit-Remaining, ' +
-        'X-RateLimit-Reset, Retry-After',
+        'X-RateLimit-Reset, Retry-After, X-Mirai-Position, ' +
+        'Idempotent-Replayed',
     });
     if (req.method !== 'OPTIONS' || !req.get('Access-Control-Request-Method')) {
       return next();
@@ -91,7 +92,8 @@ export const cors = ({
     res.set({
       'Access-Control-Allow-Methods': 'GET, POST, PUT, PATCH, DELETE',
       'Access-Control-Allow-Headers':
-        'Authorization, Content-Type, X-Request-Id',
+        'Authorization, Content-Type, X-Request-Id, Idempotency-Key, ' +
+        'X-Mirai-Wait-For',
       'Access-Control-Max-Age': String(maxAgeSeconds),
     });
     res.status(204).end();

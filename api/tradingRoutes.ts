@@ -39,6 +39,9 @@ const optionalText = (raw: unknown, name: string): string | undefined => {
   return raw;
 };
 
+/** What an `Idempotency-Key` header may hold. */
+const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,128}$/;
+
 /** `/api/trading/*`: orders; positions and trades from the read models. */
 export const tradingRoutes = (
   engine: TradingEngine,
@@ -52,6 +55,20 @@ export const tradingRoutes = (
         return sendError(res, orderBodyError(validateOrderBody.errors));
       }
       const body = req.body;
+      const idempotencyKey = req.get('Idempotency-Key');
+      if (
+        idempotencyKey !== undefined &&
+        !IDEMPOTENCY_KEY.test(idempotencyKey)
+      ) {
+        return sendError(
+          res,
+          new MiraiError(
+            'INVALID_REQUEST',
+            'Idempotency-Key must be 1 to 128 printable ASCII characters',
+            { errors: [{ field: 'Idempotency-Key', problem: 'is malformed' }] },
+          ),
+        );
+      }
       const outcome = await engine.placeOrder({
         symbol: body.symbol,
         side: body.side,
@@ -63,8 +80,10 @@ export const tradingRoutes = (
         leverage: body.leverage,
         strategy: body.strategy,
         user: res.locals.user?.username ?? 'anonymous',
+        idempotencyKey,
       });
       res.setHeader(POSITION_HEADER, outcome.globalPosition.toString());
+      if (outcome.replayed) res.setHeader('Idempotent-Replayed', 'true');
       if (outcome.rejection) {
         const code = outcome.rejection.code as MiraiError['code'];
         const details: Record<string, unknown> = { order_id: outcome.orderId };

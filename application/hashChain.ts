@@ -10,6 +10,10 @@ export interface Causation {
   causationId?: string;
   /** The acting user, or `system` for the engine itself. */
   user: string;
+  /** The client's idempotency key of the order these events place. */
+  idempotencyKey?: string;
+  /** Hash of the order request the key came with. */
+  requestHash?: string;
 }
 
 /**

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { Subject } from 'rxjs';
 import {
   AccountCommand,
@@ -19,9 +19,15 @@ import {
   marketStream,
 } from '../domain/market/candle';
 import { SUPPORTED_SYMBOLS } from '../domain/market/symbols';
+import { MiraiError } from '../domain/errors';
 import { Decimal } from '../domain/money';
 import type { EventStore, ExpectedRevision, RecordedEvent } from './eventStore';
-import { Causation, chainEvents, GENESIS_HASH } from './hashChain';
+import {
+  canonicalJson,
+  Causation,
+  chainEvents,
+  GENESIS_HASH,
+} from './hashChain';
 import type { Logger } from './logger';
 import { MarketPrices } from './marketPrices';
 import {
@@ -72,6 +78,11 @@ export interface OrderRequest {
   strategy?: string;
   /** The acting user, recorded in event metadata. */
   user: string;
+  /**
+   * The client's key for this order: the same user sending the same key
+   * again gets the first answer back instead of a second order.
+   */
+  idempotencyKey?: string;
 }
 
 export interface OrderOutcome {
@@ -85,7 +96,38 @@ export interface OrderOutcome {
   rejection: { code: string; reason: string } | null;
   /** Global position of the last event the order wrote. */
   globalPosition: bigint;
+  /** True when this is the answer to an earlier request with its key. */
+  replayed: boolean;
 }
+
+/** Most idempotency keys remembered; the oldest are forgotten first. */
+export const MAX_IDEMPOTENCY_KEYS = 100_000;
+
+/** An order placed under an idempotency key: what its answer was. */
+interface KeyedOrder {
+  requestHash: string;
+  answer: Promise<OrderOutcome>;
+}
+
+const keyedOrderId = (user: string, key: string) => `${user}\n${key}`;
+
+/** What identifies an order request, whoever sends it and however often. */
+const requestHashOf = (request: OrderRequest): string =>
+  createHash('sha256')
+    .update(
+      canonicalJson({
+        symbol: request.symbol,
+        side: request.side,
+        type: request.type,
+        quantity: request.quantity,
+        price: request.price ?? null,
+        stopLoss: request.stopLoss ?? null,
+        takeProfit: request.takeProfit ?? null,
+        leverage: request.leverage ?? null,
+        strategy: request.strategy ?? null,
+      }),
+    )
+    .digest('hex');
 
 /** One appended batch, for metrics and live streams. */
 export interface EngineUpdate {
@@ -117,6 +159,7 @@ export class TradingEngine {
   private readonly markets = new Map<string, StreamCursor>();
   private paused = false;
   private lastNow = { ms: Number.NaN, iso: '' };
+  private readonly keyedOrders = new Map<string, KeyedOrder>();
   private reloading: Promise<void> | null = null;
   private stale = false;
   readonly prices: MarketPrices;
@@ -159,6 +202,7 @@ export class TradingEngine {
     this.state = initialAccountState();
     for (const event of recorded) this.apply(event as unknown as AccountEvent);
     this.account = this.cursorAfter(recorded);
+    this.rememberKeyedOrders(recorded);
 
     for (const symbol of SUPPORTED_SYMBOLS) {
       const [last] = await this.store.readStream(marketStream(symbol), {
@@ -176,6 +220,52 @@ export class TradingEngine {
     // or resume, not just the last event.
     this.paused = await this.lastPauseState();
     this.stale = false;
+  }
+
+  /**
+   * Rebuilds the answers of orders placed under an idempotency key from
+   * the appends that placed them (their events carry the key), so a
+   * client retrying across a restart still gets its first answer.
+   */
+  private rememberKeyedOrders(recorded: RecordedEvent[]): void {
+    this.keyedOrders.clear();
+    const appends = new Map<
+      string,
+      { requestHash: string; events: RecordedEvent[] }
+    >();
+    for (const event of recorded) {
+      const { idempotencyKey, requestHash, user } = event.metadata;
+      if (typeof idempotencyKey !== 'string') continue;
+      const id = keyedOrderId(String(user), idempotencyKey);
+      const append = appends.get(id) ?? {
+        requestHash: String(requestHash),
+        events: [],
+      };
+      append.events.push(event);
+      appends.set(id, append);
+    }
+    for (const [id, { requestHash, events }] of [...appends].slice(
+      -MAX_IDEMPOTENCY_KEYS,
+    )) {
+      const first = events[0] as unknown as AccountEvent;
+      const data = first.data as {
+        orderId: string;
+        symbol: string;
+        side: string;
+        at: string;
+      };
+      const answer = this.outcome(
+        data.orderId,
+        { symbol: data.symbol, side: data.side },
+        events as unknown as AccountEvent[],
+        data.at,
+        events[events.length - 1].globalPosition,
+      );
+      this.keyedOrders.set(id, {
+        requestHash,
+        answer: Promise.resolve(answer),
+      });
+    }
   }
 
   private async lastPauseState(): Promise<boolean> {
@@ -276,8 +366,49 @@ export class TradingEngine {
     return this.appendAccount(events, causation);
   }
 
-  /** Places an order; a MARKET order fills at once at the last price. */
-  async placeOrder(request: OrderRequest): Promise<OrderOutcome> {
+  /**
+   * Places an order; a MARKET order fills at once at the last price. An
+   * order with an idempotency key its user has used before is not placed
+   * again: the first answer comes back (`replayed`), or CONFLICT if the
+   * key came with a different order. Keys are kept in the events' metadata
+   * and survive a restart.
+   */
+  placeOrder(request: OrderRequest): Promise<OrderOutcome> {
+    const key = request.idempotencyKey;
+    if (key === undefined) return this.placeNewOrder(request);
+
+    // Checked and claimed before any await: a retry sent while the first
+    // request is still being placed waits for the first's answer.
+    const id = keyedOrderId(request.user, key);
+    const requestHash = requestHashOf(request);
+    const known = this.keyedOrders.get(id);
+    if (known) {
+      if (known.requestHash !== requestHash) {
+        return Promise.reject(
+          new MiraiError(
+            'CONFLICT',
+            `Idempotency key '${key}' was used for a different order`,
+            { idempotency_key: key },
+          ),
+        );
+      }
+      return known.answer.then((answer) => ({ ...answer, replayed: true }));
+    }
+    const answer = this.placeNewOrder(request, { key, requestHash });
+    if (this.keyedOrders.size >= MAX_IDEMPOTENCY_KEYS) {
+      this.keyedOrders.delete(this.keyedOrders.keys().next().value!);
+    }
+    this.keyedOrders.set(id, { requestHash, answer });
+    // Nothing was stored for an order that failed outright: a retry may
+    // place it.
+    answer.catch(() => this.keyedOrders.delete(id));
+    return answer;
+  }
+
+  private async placeNewOrder(
+    request: OrderRequest,
+    keyed?: { key: string; requestHash: string },
+  ): Promise<OrderOutcome> {
     await this.ready();
     const orderId = this.config.newOrderId();
     const at = this.nowIso();
@@ -323,7 +454,14 @@ export class TradingEngine {
     }
     const result = await this.appendAccount(
       events,
-      { correlationId: orderId, user: request.user },
+      {
+        correlationId: orderId,
+        user: request.user,
+        ...(keyed && {
+          idempotencyKey: keyed.key,
+          requestHash: keyed.requestHash,
+        }),
+      },
       after,
     );
     return this.outcome(orderId, request, events, at, result.lastPosition);
@@ -331,7 +469,7 @@ export class TradingEngine {
 
   private outcome(
     orderId: string,
-    request: OrderRequest,
+    request: { symbol: string; side: string },
     events: AccountEvent[],
     at: string,
     globalPosition: bigint,
@@ -342,6 +480,7 @@ export class TradingEngine {
       side: request.side,
       at,
       globalPosition,
+      replayed: false,
     };
     const first = events[0];
     if (first.type === 'OrderRejected') {
