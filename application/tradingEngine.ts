@@ -52,7 +52,15 @@ export interface TradingEngineConfig {
   maxPriceAgeMs: number;
   /** Makes order ids; random 12 hex digits by default. */
   newOrderId: () => string;
+  /**
+   * Most idempotency keys remembered, the least recently used forgotten
+   * first. Default {@link MAX_IDEMPOTENCY_KEYS}.
+   */
+  maxIdempotencyKeys: number;
 }
+
+/** Most idempotency keys remembered; the oldest are forgotten first. */
+export const MAX_IDEMPOTENCY_KEYS = 100_000;
 
 export const defaultEngineConfig = (): TradingEngineConfig => ({
   accountId: 'main',
@@ -63,6 +71,7 @@ export const defaultEngineConfig = (): TradingEngineConfig => ({
   // randomUUID draws from a cached entropy pool; randomBytes goes to the
   // kernel on every call, which shows at thousands of orders a second.
   newOrderId: () => randomUUID().replace(/-/g, '').slice(0, 12),
+  maxIdempotencyKeys: MAX_IDEMPOTENCY_KEYS,
 });
 
 /** An order as a client sends it (numbers not yet validated). */
@@ -99,9 +108,6 @@ export interface OrderOutcome {
   /** True when this is the answer to an earlier request with its key. */
   replayed: boolean;
 }
-
-/** Most idempotency keys remembered; the oldest are forgotten first. */
-export const MAX_IDEMPOTENCY_KEYS = 100_000;
 
 /** An order placed under an idempotency key: what its answer was. */
 interface KeyedOrder {
@@ -231,21 +237,29 @@ export class TradingEngine {
     this.keyedOrders.clear();
     const appends = new Map<
       string,
-      { requestHash: string; events: RecordedEvent[] }
+      { orderId: unknown; requestHash: string; events: RecordedEvent[] }
     >();
     for (const event of recorded) {
-      const { idempotencyKey, requestHash, user } = event.metadata;
+      const { idempotencyKey, requestHash, user, correlationId } =
+        event.metadata;
       if (typeof idempotencyKey !== 'string') continue;
       const id = keyedOrderId(String(user), idempotencyKey);
-      const append = appends.get(id) ?? {
+      const known = appends.get(id);
+      if (known && known.orderId === correlationId) {
+        known.events.push(event);
+        continue;
+      }
+      // A key used again after it was forgotten: its latest order is the
+      // one to remember, and it counts as the newest key.
+      appends.delete(id);
+      appends.set(id, {
+        orderId: correlationId,
         requestHash: String(requestHash),
-        events: [],
-      };
-      append.events.push(event);
-      appends.set(id, append);
+        events: [event],
+      });
     }
     for (const [id, { requestHash, events }] of [...appends].slice(
-      -MAX_IDEMPOTENCY_KEYS,
+      -this.config.maxIdempotencyKeys,
     )) {
       const first = events[0] as unknown as AccountEvent;
       const data = first.data as {
@@ -395,7 +409,7 @@ export class TradingEngine {
       return known.answer.then((answer) => ({ ...answer, replayed: true }));
     }
     const answer = this.placeNewOrder(request, { key, requestHash });
-    if (this.keyedOrders.size >= MAX_IDEMPOTENCY_KEYS) {
+    if (this.keyedOrders.size >= this.config.maxIdempotencyKeys) {
       this.keyedOrders.delete(this.keyedOrders.keys().next().value!);
     }
     this.keyedOrders.set(id, { requestHash, answer });

@@ -167,4 +167,35 @@ describe('trading engine', () => {
     const restarted = await startEngine(store);
     expect(restarted.isPaused()).to.equal(true);
   });
+
+  it('remembers the latest order under a key it forgot and used again, also after a restart', async () => {
+    const forgetful = new TradingEngine(store, silentLogger, {
+      ...config(),
+      maxIdempotencyKeys: 2,
+    });
+    await forgetful.start();
+    const keyed = (key: string) =>
+      forgetful.placeOrder(order({ quantity: 0.01, idempotencyKey: key }));
+    const first = await keyed('A');
+    await keyed('B');
+    await keyed('C'); // A is forgotten now
+    const second = await keyed('A');
+    expect(second.orderId).not.to.equal(first.orderId);
+    expect(second.replayed).to.equal(false);
+
+    const restarted = new TradingEngine(store, silentLogger, {
+      ...config(),
+      maxIdempotencyKeys: 2,
+    });
+    await restarted.start();
+    const again = await restarted.placeOrder(
+      order({ quantity: 0.01, idempotencyKey: 'A' }),
+    );
+    expect(again.replayed).to.equal(true);
+    expect(again.orderId).to.equal(second.orderId);
+    const placedUnderA = (await store.readStream('account-main')).filter(
+      (e) => e.type === 'OrderPlaced' && e.metadata.idempotencyKey === 'A',
+    );
+    expect(placedUnderA).to.have.length(2);
+  });
 });
