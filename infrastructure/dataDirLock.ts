@@ -1,11 +1,5 @@
-import {
-  closeSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  unlinkSync,
-  writeSync,
-} from 'node:fs';
+import Database from 'better-sqlite3';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { MiraiError } from '../domain/errors';
@@ -17,7 +11,7 @@ export interface DataDirLock {
   release(): void;
 }
 
-/** Another live process (or this one) already holds the folder. */
+/** Another process (or this one) already holds the folder. */
 export class DataDirInUseError extends MiraiError {
   constructor(
     readonly file: string,
@@ -25,8 +19,7 @@ export class DataDirInUseError extends MiraiError {
   ) {
     super(
       'CONFLICT',
-      `data folder is in use by ${holder} (lock ${file}); stop it first, ` +
-        'or delete the lock file if no Mirai runs there',
+      `data folder is in use by ${holder} (lock ${file}); stop it first`,
       { lock: file, holder },
     );
     this.name = 'DataDirInUseError';
@@ -34,30 +27,22 @@ export class DataDirInUseError extends MiraiError {
 }
 
 const LOCK_FILE = 'mirai.lock';
+/** Who holds the lock, for the message a refused process prints. */
+const HOLDER_FILE = 'mirai.lock.json';
 
-interface LockContents {
-  pid: number;
-  host: string;
-  since: string;
-}
-
-const isAlive = (pid: number): boolean => {
+const holderOf = (dir: string): string => {
   try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    // EPERM: it exists but belongs to someone else.
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-};
-
-const holderOf = (file: string): LockContents | null => {
-  try {
-    return JSON.parse(readFileSync(file, 'utf8')) as LockContents;
+    const { pid, host, since } = JSON.parse(
+      readFileSync(path.join(dir, HOLDER_FILE), 'utf8'),
+    ) as { pid: number; host: string; since: string };
+    return `process ${pid} on ${host} since ${since}`;
   } catch {
-    return null; // being written, or torn: who holds it is unknown
+    return 'another process';
   }
 };
+
+const isBusy = (error: unknown) =>
+  (error as { code?: string }).code === 'SQLITE_BUSY';
 
 /**
  * Makes this process the only one writing to `dir`: one engine per
@@ -67,49 +52,62 @@ const holderOf = (file: string): LockContents | null => {
  * stream to exactly the revision expected), so a second server, or a
  * rebuild while one runs, is refused with {@link DataDirInUseError}.
  *
- * The lock is a file created exclusively, holding the owner's pid and
- * host. A lock left by a process of this machine that died is taken over;
- * any other is respected.
+ * The lock is SQLite's own exclusive lock on `mirai.lock`, held by an open
+ * connection: the operating system drops it when the process ends, however
+ * it ends, so there is no stale lock to detect and no race in taking one
+ * over. `mirai.lock.json` says who holds it, for the message.
  */
 export const lockDataDir = (dir: string): DataDirLock => {
   mkdirSync(dir, { recursive: true });
   const file = path.join(dir, LOCK_FILE);
-  for (let attempt = 0; ; attempt++) {
-    let fd: number;
-    try {
-      fd = openSync(file, 'wx');
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      const holder = holderOf(file);
-      // Only a process of this machine can be seen to be gone.
-      const gone =
-        holder !== null && holder.host === hostname() && !isAlive(holder.pid);
-      if (!gone || attempt > 0) {
-        throw new DataDirInUseError(
-          file,
-          holder
-            ? `process ${holder.pid} on ${holder.host} since ${holder.since}`
-            : 'another process',
-        );
-      }
-      unlinkSync(file); // left by a process that died
-      continue;
-    }
-    const contents: LockContents = {
+  let db: Database.Database;
+  try {
+    db = takeLock(file);
+  } catch (error) {
+    if ((error as { code?: string }).code !== 'SQLITE_NOTADB') throw error;
+    // Not a lock this code made (an older lock file, say): no one can
+    // hold SQLite's lock on it, so it is replaced.
+    rmSync(file, { force: true });
+    db = takeLock(file);
+  }
+  writeFileSync(
+    path.join(dir, HOLDER_FILE),
+    JSON.stringify({
       pid: process.pid,
       host: hostname(),
       since: new Date().toISOString(),
-    };
-    writeSync(fd, JSON.stringify(contents));
-    closeSync(fd);
-    let released = false;
-    return {
-      file,
-      release: () => {
-        if (released) return;
-        released = true;
-        if (holderOf(file)?.pid === process.pid) unlinkSync(file);
-      },
-    };
+    }),
+  );
+  let released = false;
+  return {
+    file,
+    release: () => {
+      if (released) return;
+      released = true;
+      rmSync(path.join(dir, HOLDER_FILE), { force: true });
+      db.close();
+    },
+  };
+};
+
+/** Opens `file` and takes its exclusive lock for as long as it is open. */
+const takeLock = (file: string): Database.Database => {
+  const db = new Database(file, { timeout: 0 });
+  try {
+    db.pragma('locking_mode = EXCLUSIVE');
+    // The first write takes the exclusive lock, and EXCLUSIVE mode keeps
+    // it after the commit, until the connection closes.
+    db.exec('BEGIN EXCLUSIVE');
+    db.exec('CREATE TABLE IF NOT EXISTS owner (pid INTEGER)');
+    db.exec('DELETE FROM owner');
+    db.prepare('INSERT INTO owner VALUES (?)').run(process.pid);
+    db.exec('COMMIT');
+    return db;
+  } catch (error) {
+    db.close();
+    if (isBusy(error)) {
+      throw new DataDirInUseError(file, holderOf(path.dirname(file)));
+    }
+    throw error;
   }
 };
