@@ -1,6 +1,11 @@
 import { Observable, Subject, Subscription } from 'rxjs';
 import type { EventStore, RecordedEvent } from '../application/eventStore';
-import { readCheckpoint, writeCheckpoint } from './checkpoints';
+import {
+  eventIdentity,
+  readCheckpoint,
+  readCheckpointEvent,
+  writeCheckpoint,
+} from './checkpoints';
 import type { Projection, ProjectionStatus, ReadModelDb } from './projection';
 import {
   BatchCounters,
@@ -149,14 +154,37 @@ export class ProjectionRuntime implements ReadModelRuntime {
   private async dropReadModelsAheadOfTheLog(): Promise<void> {
     const head = await this.store.headPosition();
     for (const [name, runner] of this.runners) {
-      if (runner.checkpoint <= head) continue;
+      const reason = await this.foldedFromAnotherLog(name, runner, head);
+      if (!reason) continue;
       this.log.error(
-        `read model ${name} is at position ${runner.checkpoint} but the ` +
-          `event log ends at ${head}; folding it again from the start`,
+        `read model ${name} ${reason}; folding it again from the start`,
         { projection: name, checkpoint: runner.checkpoint, head },
       );
       this.resetRunner(name, runner);
     }
+  }
+
+  /** Why a read model cannot go on from its checkpoint, if it cannot. */
+  private async foldedFromAnotherLog(
+    name: string,
+    runner: Runner,
+    head: bigint,
+  ): Promise<string | null> {
+    if (runner.checkpoint === 0n) return null;
+    if (runner.checkpoint > head) {
+      return (
+        `is at position ${runner.checkpoint} but the event log ends at ` + head
+      );
+    }
+    const expected = readCheckpointEvent(this.db, name);
+    if (expected === null) return null; // checkpoint from before identities
+    const [event] = await this.store.readAll({
+      fromPosition: runner.checkpoint,
+      maxCount: 1,
+    });
+    const found = event && event.globalPosition === runner.checkpoint;
+    if (found && eventIdentity(event) === expected) return null;
+    return `was folded from another event log (the event at position ${runner.checkpoint} is not the one it folded)`;
   }
 
   /** Empties a projection's read model and sets its checkpoint to 0. */
@@ -231,7 +259,12 @@ export class ProjectionRuntime implements ReadModelRuntime {
     batch: RecordedEvent[],
     attempt = 0,
   ): Promise<void> {
-    const folded: { runner: Runner; last: bigint; changed: boolean }[] = [];
+    const folded: {
+      runner: Runner;
+      last: bigint;
+      lastEvent: RecordedEvent;
+      changed: boolean;
+    }[] = [];
     for (const runner of runners) {
       if (runner.state !== 'running') continue;
       const result = this.fold(runner, batch);
@@ -258,11 +291,16 @@ export class ProjectionRuntime implements ReadModelRuntime {
       // rather than as the failure of whichever projection wrote first.
       this.db
         .transaction(() => {
-          for (const { runner, last } of ready) {
+          for (const { runner, last, lastEvent } of ready) {
             try {
               this.db.transaction(() => {
                 runner.projection.flush(this.db);
-                writeCheckpoint(this.db, runner.projection.name, last);
+                writeCheckpoint(
+                  this.db,
+                  runner.projection.name,
+                  last,
+                  lastEvent,
+                );
               })();
             } catch (error) {
               failures.set(runner, error);
@@ -326,8 +364,9 @@ export class ProjectionRuntime implements ReadModelRuntime {
   private fold(
     runner: Runner,
     batch: RecordedEvent[],
-  ): { last: bigint; changed: boolean } | null {
+  ): { last: bigint; lastEvent: RecordedEvent; changed: boolean } | null {
     let last = runner.checkpoint;
+    let lastEvent: RecordedEvent | undefined;
     let changed = false;
     for (const event of batch) {
       if (event.globalPosition <= last) continue;
@@ -338,8 +377,9 @@ export class ProjectionRuntime implements ReadModelRuntime {
         return null;
       }
       last = event.globalPosition;
+      lastEvent = event;
     }
-    return last === runner.checkpoint ? null : { last, changed };
+    return lastEvent ? { last, lastEvent, changed } : null;
   }
 
   private fail(runner: Runner, event: RecordedEvent, error: unknown): void {

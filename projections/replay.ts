@@ -74,11 +74,12 @@ export const replayFromZero = async (
     }
     live = live.filter((p) => !result.failed.some((f) => f.name === p.name));
     for (const projection of live) await projection.beforeCommit?.();
-    const last = page[page.length - 1].globalPosition;
+    const lastEvent = page[page.length - 1];
+    const last = lastEvent.globalPosition;
     db.transaction(() => {
       for (const projection of live) {
         projection.flush(db);
-        writeCheckpoint(db, projection.name, last);
+        writeCheckpoint(db, projection.name, last, lastEvent);
       }
     })();
     result.events += page.length;

@@ -118,6 +118,75 @@ describe('ProjectionRuntime', () => {
     await after.stop();
   });
 
+  it('folds again from the start a read model folded from another, longer log', async () => {
+    const db = openReadModelDb(':memory:');
+    const first = new InMemoryEventStore();
+    await appendEvents(first, ['X', 'X', 'X']);
+    const before = new ProjectionRuntime({
+      store: first,
+      db,
+      projections: [new CountingProjection('a')],
+    });
+    await before.start();
+    expect(await before.waitFor(3n, 1000)).to.equal(true);
+    await before.stop();
+
+    // Another history, longer than the checkpoint: position 3 exists, but
+    // it is another event, so the checkpoint means nothing here.
+    const other = new InMemoryEventStore();
+    for (const type of ['Z', 'Z', 'Z', 'Z', 'Z', 'Z']) {
+      await other.append('elsewhere', [{ type, data: {} }], 'any');
+    }
+    const errors: string[] = [];
+    const after = new ProjectionRuntime({
+      store: other,
+      db,
+      projections: [new CountingProjection('a')],
+      log: { info: () => undefined, error: (message) => errors.push(message) },
+    });
+    await after.start();
+    expect(await after.waitFor(6n, 1000)).to.equal(true);
+    expect(count(db, 'a')).to.deep.equal({ Z: 6 });
+    expect(errors).to.deep.equal([
+      'read model a was folded from another event log (the event at position 3 is not the one it folded); folding it again from the start',
+    ]);
+    await after.stop();
+
+    // Restarted over the log it now holds, it goes on from its checkpoint.
+    const again = new ProjectionRuntime({
+      store: other,
+      db,
+      projections: [new CountingProjection('a')],
+      log: { info: () => undefined, error: (message) => errors.push(message) },
+    });
+    await again.start();
+    expect(again.checkpoint('a')).to.equal(6n);
+    expect(errors).to.have.length(1);
+    await again.stop();
+  });
+
+  it('goes on from a checkpoint written before event identities were kept', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'mirai-old-')), 'rm.db');
+    const old = new Database(file);
+    old.exec(`CREATE TABLE projection_checkpoints (
+      name TEXT PRIMARY KEY, position INTEGER NOT NULL)`);
+    old.exec(`INSERT INTO projection_checkpoints VALUES ('a', 2)`);
+    old.close();
+    const store = new InMemoryEventStore();
+    await appendEvents(store, ['X', 'X', 'Y']);
+    const db = openReadModelDb(file);
+    const runtime = new ProjectionRuntime({
+      store,
+      db,
+      projections: [new CountingProjection('a')],
+    });
+    await runtime.start();
+    expect(await runtime.waitFor(3n, 1000)).to.equal(true);
+    expect(count(db, 'a')).to.deep.equal({ Y: 1 }); // only what came after 2
+    await runtime.stop();
+    db.close();
+  });
+
   it('applies an event delivered twice only once', async () => {
     const store = new InMemoryEventStore();
     await appendEvents(store, ['X', 'Y', 'X', 'Z', 'X', 'Y']);
