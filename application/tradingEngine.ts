@@ -53,7 +53,7 @@ export interface TradingEngineConfig {
   /** Makes order ids; random 12 hex digits by default. */
   newOrderId: () => string;
   /**
-   * Most idempotency keys remembered, the least recently used forgotten
+   * Most idempotency keys remembered, the oldest (by the order they placed) forgotten
    * first. Default {@link MAX_IDEMPOTENCY_KEYS}.
    */
   maxIdempotencyKeys: number;
