@@ -53,8 +53,8 @@ export interface TradingEngineConfig {
   /** Makes order ids; random 12 hex digits by default. */
   newOrderId: () => string;
   /**
-   * Most idempotency keys remembered, the oldest (by the order they placed) forgotten
-   * first. Default {@link MAX_IDEMPOTENCY_KEYS}.
+   * Most idempotency keys remembered; the key whose order was placed
+   * longest ago is forgotten first. Default {@link MAX_IDEMPOTENCY_KEYS}.
    */
   maxIdempotencyKeys: number;
 }
