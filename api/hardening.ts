@@ -165,9 +165,12 @@ const parseError = (body: unknown, message = ''): MiraiError => {
   }
   const at = /at position (\d+)/.exec(message)?.[1];
   if (at !== undefined) {
+    const what = message
+      .replace(/ at position \d+$/, '')
+      .replace(/ in JSON$/, '');
     return new MiraiError(
       'INVALID_REQUEST',
-      `Request body is not valid JSON: ${message.replace(/ at position \d+$/, '').replace(/ in JSON$/, '')} at character ${at}`,
+      `Request body is not valid JSON: ${what} at character ${at}`,
       { position: Number(at) },
     );
   }

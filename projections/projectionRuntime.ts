@@ -184,7 +184,10 @@ export class ProjectionRuntime implements ReadModelRuntime {
     });
     const found = event && event.globalPosition === runner.checkpoint;
     if (found && eventIdentity(event) === expected) return null;
-    return `was folded from another event log (the event at position ${runner.checkpoint} is not the one it folded)`;
+    return (
+      'was folded from another event log (the event at position ' +
+      `${runner.checkpoint} is not the one it folded)`
+    );
   }
 
   /** Empties a projection's read model and sets its checkpoint to 0. */
