@@ -338,6 +338,8 @@ export class SqliteEventStore implements EventStore {
   private async flush(): Promise<void> {
     const batch = this.pending.splice(0, this.maxBatchSize);
     if (batch.length === 0) return;
+    // What did not fit goes next; appends made from here on schedule
+    // their own flush.
     if (this.pending.length > 0) this.scheduleFlush();
     this.writesInFlight++;
     let outcomes: AppendOutcome[];
@@ -366,7 +368,6 @@ export class SqliteEventStore implements EventStore {
       }
     });
     if (outcomes.length > 0) this.appended.next();
-    if (this.pending.length > 0) this.scheduleFlush();
   }
 
   private assertOpen(): void {

@@ -6,12 +6,11 @@ import {
   ACCOUNT_EVENT_TYPES,
   type AccountEvent,
   accountStream,
-  AccountState,
-  claimKey,
   evolve,
   initialAccountState,
 } from '../../domain/account';
 import { Decimal } from '../../domain/money';
+import { expectTotalsMatchOrders } from '../support/accountTotals';
 import { addUser } from '../../infrastructure/auth';
 import {
   MARKET_DATA,
@@ -553,7 +552,7 @@ describe('fuzzing the real server (e2e)', function () {
         type: e.type,
         data: e.data,
       } as unknown as AccountEvent);
-      expectTotalsOfOpenOrders(folded);
+      expectTotalsMatchOrders(folded);
     }
     const live = server.running.engine.accountState();
     expect(folded.walletBalance.toFixed()).to.equal(
@@ -583,32 +582,3 @@ describe('fuzzing the real server (e2e)', function () {
     }
   });
 });
-
-/** The state's kept totals equal the same figures summed from its orders. */
-const expectTotalsOfOpenOrders = (state: AccountState): void => {
-  const orders = [...state.openOrders.values()];
-  const reserved = orders.reduce(
-    (sum, o) => sum.add(o.reservedMargin),
-    new Decimal(0),
-  );
-  // Partial fills divide margin, so allow for rounding at 40 digits.
-  expect(
-    state.reservedMargin.sub(reserved).abs().lt('1e-20'),
-    `reserved ${state.reservedMargin} vs ${reserved}`,
-  ).to.equal(true);
-  const claims = new Map<string, Decimal>();
-  for (const o of orders.filter((o) => o.role === 'entry')) {
-    const key = claimKey(o.symbol, o.side);
-    const left = o.quantity.sub(o.filledQuantity);
-    claims.set(key, (claims.get(key) ?? new Decimal(0)).add(left));
-  }
-  const text = (m: ReadonlyMap<string, Decimal>) =>
-    [...m]
-      .filter(([, v]) => !v.isZero())
-      .map(([k, v]) => `${k}=${v.toFixed()}`)
-      .sort();
-  expect(text(state.entryClaims)).to.deep.equal(text(claims));
-  expect([...state.openExits.keys()]).to.deep.equal(
-    orders.filter((o) => o.role !== 'entry').map((o) => o.orderId),
-  );
-};

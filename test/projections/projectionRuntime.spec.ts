@@ -84,31 +84,47 @@ describe('ProjectionRuntime', () => {
     await runtime.stop();
   });
 
+  /** Folds all of `store` into projection `a` in `db`, then stops. */
+  const foldAll = async (store: InMemoryEventStore, db: ReadModelDb) => {
+    const runtime = new ProjectionRuntime({
+      store,
+      db,
+      projections: [new CountingProjection('a')],
+    });
+    await runtime.start();
+    const head = await store.headPosition();
+    expect(await runtime.waitFor(head, 1000)).to.equal(true);
+    await runtime.stop();
+  };
+
+  /** Starts projection `a` over `store`, its error lines into `errors`. */
+  const startLogging = async (
+    store: InMemoryEventStore,
+    db: ReadModelDb,
+    errors: string[],
+  ) => {
+    const runtime = new ProjectionRuntime({
+      store,
+      db,
+      projections: [new CountingProjection('a')],
+      log: { info: () => undefined, error: (message) => errors.push(message) },
+    });
+    await runtime.start();
+    return runtime;
+  };
+
   it('folds again from the start a read model that is ahead of a replaced event log', async () => {
     const db = openReadModelDb(':memory:');
     const first = new InMemoryEventStore();
     await appendEvents(first, ['X', 'X', 'X', 'Y', 'Y']);
-    const before = new ProjectionRuntime({
-      store: first,
-      db,
-      projections: [new CountingProjection('a')],
-    });
-    await before.start();
-    expect(await before.waitFor(5n, 1000)).to.equal(true);
-    await before.stop();
+    await foldAll(first, db);
 
     // A new, shorter log under the same read models: its positions 1-2
     // are other events, which a checkpoint of 5 would silently skip.
     const replaced = new InMemoryEventStore();
     await appendEvents(replaced, ['Z', 'Z']);
     const errors: string[] = [];
-    const after = new ProjectionRuntime({
-      store: replaced,
-      db,
-      projections: [new CountingProjection('a')],
-      log: { info: () => undefined, error: (message) => errors.push(message) },
-    });
-    await after.start();
+    const after = await startLogging(replaced, db, errors);
     expect(await after.waitFor(2n, 1000)).to.equal(true);
     expect(count(db, 'a')).to.deep.equal({ Z: 2 });
     expect(after.checkpoint('a')).to.equal(2n);
@@ -122,14 +138,7 @@ describe('ProjectionRuntime', () => {
     const db = openReadModelDb(':memory:');
     const first = new InMemoryEventStore();
     await appendEvents(first, ['X', 'X', 'X']);
-    const before = new ProjectionRuntime({
-      store: first,
-      db,
-      projections: [new CountingProjection('a')],
-    });
-    await before.start();
-    expect(await before.waitFor(3n, 1000)).to.equal(true);
-    await before.stop();
+    await foldAll(first, db);
 
     // Another history, longer than the checkpoint: position 3 exists, but
     // it is another event, so the checkpoint means nothing here.
@@ -138,13 +147,7 @@ describe('ProjectionRuntime', () => {
       await other.append('elsewhere', [{ type, data: {} }], 'any');
     }
     const errors: string[] = [];
-    const after = new ProjectionRuntime({
-      store: other,
-      db,
-      projections: [new CountingProjection('a')],
-      log: { info: () => undefined, error: (message) => errors.push(message) },
-    });
-    await after.start();
+    const after = await startLogging(other, db, errors);
     expect(await after.waitFor(6n, 1000)).to.equal(true);
     expect(count(db, 'a')).to.deep.equal({ Z: 6 });
     expect(errors).to.deep.equal([
@@ -153,13 +156,7 @@ describe('ProjectionRuntime', () => {
     await after.stop();
 
     // Restarted over the log it now holds, it goes on from its checkpoint.
-    const again = new ProjectionRuntime({
-      store: other,
-      db,
-      projections: [new CountingProjection('a')],
-      log: { info: () => undefined, error: (message) => errors.push(message) },
-    });
-    await again.start();
+    const again = await startLogging(other, db, errors);
     expect(again.checkpoint('a')).to.equal(6n);
     expect(errors).to.have.length(1);
     await again.stop();

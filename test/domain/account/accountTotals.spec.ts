@@ -3,15 +3,13 @@ import fc from 'fast-check';
 import {
   AccountCommand,
   AccountState,
-  availableBalance,
-  claimKey,
   decide,
   evolve,
   initialAccountState,
-  positionMargin,
 } from '../../../domain/account';
 import { MiraiError } from '../../../domain/errors';
 import { Decimal } from '../../../domain/money';
+import { expectTotalsMatchOrders } from '../../support/accountTotals';
 
 const AT = '2021-01-01T00:00:00Z';
 const PRICE = 50000;
@@ -107,41 +105,6 @@ const commandFor = (
     liquidity: 'maker',
     at: AT,
   };
-};
-
-/** Margin and claims summed from the open orders, as before they were kept. */
-const expectTotalsMatchOrders = (state: AccountState) => {
-  const orders = [...state.openOrders.values()];
-  const reserved = orders.reduce(
-    (sum, o) => sum.add(o.reservedMargin),
-    new Decimal(0),
-  );
-  expect(
-    state.reservedMargin.sub(reserved).abs().lt('1e-20'),
-    `kept ${state.reservedMargin}, summed ${reserved}`,
-  ).to.equal(true);
-  let used = reserved;
-  for (const p of state.positions.values()) used = used.add(positionMargin(p));
-  expect(
-    availableBalance(state)
-      .sub(state.walletBalance.sub(used))
-      .abs()
-      .lt('1e-20'),
-  ).to.equal(true);
-  for (const side of ['BUY', 'SELL'] as const) {
-    const claimed = orders
-      .filter((o) => o.role === 'entry' && o.side === side)
-      .reduce(
-        (sum, o) => sum.add(o.quantity.sub(o.filledQuantity)),
-        new Decimal(0),
-      );
-    const kept =
-      state.entryClaims.get(claimKey('BTCUSDT', side)) ?? new Decimal(0);
-    expect(kept.toFixed(), `claims of ${side}`).to.equal(claimed.toFixed());
-  }
-  expect([...state.openExits.keys()]).to.deep.equal(
-    orders.filter((o) => o.role !== 'entry').map((o) => o.orderId),
-  );
 };
 
 describe('account totals kept beside the open orders (property)', () => {
