@@ -98,8 +98,10 @@ export const createApp = (deps: AppDependencies): Express => {
     res.json({ message: '🤖 Mirai Trading API активен!', status: 'running' });
   });
   app.get('/api/metrics', metricsHandler(deps.metrics));
-  app.use(queryRoutes(deps.readSide, deps.mode));
+  // Orders before the read routes: a POST /api/trading/order need not be
+  // matched against every read route first. No path is in both.
   app.use('/api/trading', tradingRoutes(deps.engine, deps.readSide));
+  app.use(queryRoutes(deps.readSide, deps.mode));
   app.use('/api/events', requireRole('auditor'), eventRoutes(deps.store));
   app.use('/api/admin/users', requireRole('admin'), userRoutes(deps.usersFile));
 

@@ -1,6 +1,10 @@
-import type { Request, RequestHandler } from 'express';
+import type { Request, RequestHandler, Response } from 'express';
 import type { Histogram } from 'prom-client';
 import type { MiraiMetrics } from '../infrastructure/metrics/metrics';
+
+/** Where a response keeps the time its request arrived. */
+const STARTED = Symbol('request started');
+type TimedResponse = Response & { [STARTED]: bigint };
 
 /** Route label of requests no route matched (404s, early rejections). */
 export const UNMATCHED_ROUTE = 'unmatched';
@@ -41,12 +45,18 @@ export const metricsMiddleware = (metrics: MiraiMetrics): RequestHandler => {
     return child;
   };
 
-  return (req, res, next) => {
-    const started = process.hrtime.bigint();
-    res.once('close', () => {
-      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      seriesOf(req.method, routeOf(req), res.statusCode).observe(seconds);
-    });
+  // One listener shared by every response (`this` is the response), and
+  // the start time kept on the response: no closure per request.
+  function observe(this: TimedResponse) {
+    const seconds = Number(process.hrtime.bigint() - this[STARTED]) / 1e9;
+    seriesOf(this.req.method, routeOf(this.req), this.statusCode).observe(
+      seconds,
+    );
+  }
+
+  return (_req, res, next) => {
+    (res as TimedResponse)[STARTED] = process.hrtime.bigint();
+    res.on('close', observe);
     next();
   };
 };

@@ -1,4 +1,4 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { Subject } from 'rxjs';
 import {
   AccountCommand,
@@ -24,6 +24,7 @@ import { Decimal } from '../domain/money';
 import type { EventStore, ExpectedRevision, RecordedEvent } from './eventStore';
 import {
   canonicalJson,
+  sha256Hex,
   Causation,
   chainEvents,
   GENESIS_HASH,
@@ -119,21 +120,19 @@ const keyedOrderId = (user: string, key: string) => `${user}\n${key}`;
 
 /** What identifies an order request, whoever sends it and however often. */
 const requestHashOf = (request: OrderRequest): string =>
-  createHash('sha256')
-    .update(
-      canonicalJson({
-        symbol: request.symbol,
-        side: request.side,
-        type: request.type,
-        quantity: request.quantity,
-        price: request.price ?? null,
-        stopLoss: request.stopLoss ?? null,
-        takeProfit: request.takeProfit ?? null,
-        leverage: request.leverage ?? null,
-        strategy: request.strategy ?? null,
-      }),
-    )
-    .digest('hex');
+  sha256Hex(
+    canonicalJson({
+      symbol: request.symbol,
+      side: request.side,
+      type: request.type,
+      quantity: request.quantity,
+      price: request.price ?? null,
+      stopLoss: request.stopLoss ?? null,
+      takeProfit: request.takeProfit ?? null,
+      leverage: request.leverage ?? null,
+      strategy: request.strategy ?? null,
+    }),
+  );
 
 /** One appended batch, for metrics and live streams. */
 export interface EngineUpdate {
@@ -488,37 +487,45 @@ export class TradingEngine {
     at: string,
     globalPosition: bigint,
   ): OrderOutcome {
-    const base = {
-      orderId,
-      symbol: request.symbol,
-      side: request.side,
-      at,
-      globalPosition,
-      replayed: false,
-    };
+    // Every field written out, not spread from a shared base: V8 adds
+    // properties after a spread on a slow path.
     const first = events[0];
     if (first.type === 'OrderRejected') {
       return {
-        ...base,
+        orderId,
         status: 'REJECTED',
+        symbol: request.symbol,
+        side: request.side,
         executedPrice: null,
         executedQuantity: new Decimal(0),
+        at,
         rejection: { code: first.data.code, reason: first.data.reason },
+        globalPosition,
+        replayed: false,
       };
     }
-    const fills = events.flatMap((e) =>
-      e.type === 'OrderFilled' && e.data.orderId === orderId ? [e.data] : [],
-    );
-    const last = fills[fills.length - 1];
+    let status: OrderOutcome['status'] = 'NEW';
+    let executedPrice: Decimal | null = null;
+    let executedQuantity = new Decimal(0);
+    for (const event of events) {
+      if (event.type !== 'OrderFilled' || event.data.orderId !== orderId) {
+        continue;
+      }
+      status = event.data.orderStatus;
+      executedPrice = new Decimal(event.data.price);
+      executedQuantity = executedQuantity.add(event.data.quantity);
+    }
     return {
-      ...base,
-      status: last ? last.orderStatus : 'NEW',
-      executedPrice: last ? new Decimal(last.price) : null,
-      executedQuantity: fills.reduce(
-        (sum, f) => sum.add(f.quantity),
-        new Decimal(0),
-      ),
+      orderId,
+      status,
+      symbol: request.symbol,
+      side: request.side,
+      executedPrice,
+      executedQuantity,
+      at,
       rejection: null,
+      globalPosition,
+      replayed: false,
     };
   }
 

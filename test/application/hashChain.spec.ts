@@ -1,8 +1,10 @@
+import { createHash } from 'node:crypto';
 import { expect } from 'chai';
 import {
   canonicalJson,
   eventHash,
   GENESIS_HASH,
+  sha256Hex,
 } from '../../application/hashChain';
 import { Decimal } from '../../domain/money';
 
@@ -38,6 +40,16 @@ describe('hash chain', () => {
     expect(
       eventHash(GENESIS_HASH, 'account-main', 7n, 'OrderFilled', RECORDED.data),
     ).to.equal(RECORDED.hash);
+  });
+
+  it('hashes text as SHA-256 of its UTF-8 bytes, in hex', () => {
+    // FIPS 180-2's example, and one past ASCII.
+    expect(sha256Hex('abc')).to.equal(
+      'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad',
+    );
+    expect(sha256Hex('é')).to.equal(
+      createHash('sha256').update(Buffer.from('é', 'utf8')).digest('hex'),
+    );
   });
 
   it('hashes equal events equally whatever order their keys were written in', () => {
