@@ -1,5 +1,10 @@
 import * as crypto from 'node:crypto';
-import type { EventData } from './eventStore';
+import {
+  AppendResult,
+  EventData,
+  EventStore,
+  WrongExpectedVersionError,
+} from './eventStore';
 
 /** The hash a stream's first event chains from. */
 export const GENESIS_HASH = '0'.repeat(64);
@@ -123,4 +128,52 @@ export const chainEvents = (
     };
   });
   return { events: chained, lastHash: hash };
+};
+
+/** Tries of {@link appendChained} before a lost race is given up. */
+const CHAINED_APPEND_TRIES = 5;
+
+/**
+ * Appends events to a stream that several writers share, each writing
+ * rarely (the `system` stream: the engine pauses and resumes, the alerts
+ * process manager raises alerts): reads the stream's last event, chains
+ * from its hash, and appends expecting its revision. A writer that lost
+ * the race reads again and retries. An event written before streams were
+ * chained has no hash; what follows it chains from the genesis hash.
+ */
+export const appendChained = async (
+  store: EventStore,
+  streamId: string,
+  events: { type: string; data: object }[],
+  causation: Causation,
+  eventTime: string,
+): Promise<AppendResult> => {
+  for (let attempt = 1; ; attempt++) {
+    const [last] = await store.readStream(streamId, {
+      direction: 'backwards',
+      maxCount: 1,
+    });
+    const prevHash =
+      typeof last?.metadata.hash === 'string'
+        ? last.metadata.hash
+        : GENESIS_HASH;
+    const chained = chainEvents(
+      streamId,
+      last ? last.revision + 1n : 0n,
+      prevHash,
+      events,
+      causation,
+      eventTime,
+    );
+    try {
+      return await store.append(
+        streamId,
+        chained.events,
+        last ? last.revision : 'no_stream',
+      );
+    } catch (error) {
+      const lostRace = error instanceof WrongExpectedVersionError;
+      if (!lostRace || attempt >= CHAINED_APPEND_TRIES) throw error;
+    }
+  }
 };

@@ -23,6 +23,7 @@ import { MiraiError } from '../domain/errors';
 import { Decimal } from '../domain/money';
 import type { EventStore, ExpectedRevision, RecordedEvent } from './eventStore';
 import {
+  appendChained,
   canonicalJson,
   sha256Hex,
   Causation,
@@ -611,15 +612,18 @@ export class TradingEngine {
    * orders and exits keep working. Returns the event's global position.
    */
   async setPaused(paused: boolean, user: string): Promise<bigint> {
-    const result = await this.store.append(
+    const at = this.nowIso();
+    const result = await appendChained(
+      this.store,
       SYSTEM_STREAM,
       [
         {
           type: paused ? 'TradingPaused' : 'TradingResumed',
-          data: { by: user, at: this.nowIso() },
+          data: { by: user, at },
         },
       ],
-      'any',
+      { correlationId: randomUUID(), user },
+      at,
     );
     this.paused = paused;
     return result.lastPosition;

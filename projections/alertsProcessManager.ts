@@ -1,4 +1,5 @@
 import type { EventStore, RecordedEvent } from '../application/eventStore';
+import { appendChained } from '../application/hashChain';
 import { CANDLE_CLOSED, CandleClosedData } from '../domain/market/candle';
 import { Decimal } from '../domain/money';
 import { accountEventOf, DEFAULT_ACCOUNT_ID } from './accountStreams';
@@ -216,16 +217,18 @@ export class AlertsProcessManager implements Projection {
     const fresh = this.decided.filter((a) => !this.raisedIds!.has(a.id));
     this.decided = [];
     if (fresh.length === 0) return;
-    await this.store.append(
-      SYSTEM_STREAM,
-      fresh.map((alert) => ({
-        type: ALERT_RAISED,
-        data: { ...alert },
-        metadata: { correlationId: alert.id, user: 'alerts' },
-      })),
-      'any',
-    );
-    for (const alert of fresh) this.raisedIds.add(alert.id);
+    // One append per alert, each with its own correlation id and time;
+    // an alert counts as raised once its own append is durable.
+    for (const alert of fresh) {
+      await appendChained(
+        this.store,
+        SYSTEM_STREAM,
+        [{ type: ALERT_RAISED, data: { ...alert } }],
+        { correlationId: alert.id, user: 'alerts' },
+        alert.at,
+      );
+      this.raisedIds.add(alert.id);
+    }
   }
 
   private async readRaisedIds(): Promise<Set<string>> {

@@ -1,12 +1,15 @@
 import { createHash } from 'node:crypto';
 import { expect } from 'chai';
 import {
+  appendChained,
   canonicalJson,
   eventHash,
   GENESIS_HASH,
   sha256Hex,
 } from '../../application/hashChain';
 import { Decimal } from '../../domain/money';
+import { InMemoryEventStore } from '../../infrastructure/eventStore';
+import { expectChained } from '../support/hashChain';
 
 // Written by the first version of the chain (a JSON.stringify replacer
 // that sorted every object's keys). Chains already on disk were hashed
@@ -97,5 +100,45 @@ describe('hash chain', () => {
       const record = { [`k${i}`]: i, a: 0 };
       expect(canonicalJson(record)).to.equal(`{"a":0,"k${i}":${i}}`);
     }
+  });
+});
+
+describe('appendChained (a stream several writers share)', () => {
+  const causation = { correlationId: 'c1', user: 'tester' };
+  const at = '2026-12-04T00:00:00.000Z';
+  const event = (n: number) => ({ type: 'Noted', data: { n } });
+
+  it("chains each append to the stream's last event", async () => {
+    const store = new InMemoryEventStore();
+    await appendChained(store, 'system', [event(1), event(2)], causation, at);
+    await appendChained(store, 'system', [event(3)], causation, at);
+    const events = await store.readStream('system');
+    expect(events.map((e) => e.revision)).to.deep.equal([0n, 1n, 2n]);
+    expectChained(events);
+    expect(events[2].metadata).to.include({
+      correlationId: 'c1',
+      user: 'tester',
+      eventTime: at,
+    });
+  });
+
+  it('keeps the chain whole when writers race', async () => {
+    const store = new InMemoryEventStore();
+    await Promise.all(
+      [1, 2, 3, 4].map((n) =>
+        appendChained(store, 'system', [event(n)], causation, at),
+      ),
+    );
+    const events = await store.readStream('system');
+    expect(events).to.have.length(4);
+    expectChained(events);
+  });
+
+  it('starts from the genesis hash after an event that has none', async () => {
+    const store = new InMemoryEventStore();
+    await store.append('system', [event(0)], 'no_stream');
+    await appendChained(store, 'system', [event(1)], causation, at);
+    const [, chained] = await store.readStream('system');
+    expectChained([chained]);
   });
 });

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { eventHash, GENESIS_HASH } from '../../application/hashChain';
+import { expectChained } from '../support/hashChain';
 import {
   defaultEngineConfig,
   TradingEngine,
@@ -136,22 +136,26 @@ describe('trading engine', () => {
     );
     expect(outcomes.every((o) => o.status === 'FILLED')).to.equal(true);
     const events = await store.readStream('account-main');
-    let prevHash = GENESIS_HASH;
     events.forEach((event, index) => {
       expect(event.revision).to.equal(BigInt(index));
-      expect(event.metadata.prevHash).to.equal(prevHash);
-      prevHash = eventHash(
-        prevHash,
-        event.streamId,
-        event.revision,
-        event.type,
-        event.data,
-      );
-      expect(event.metadata.hash).to.equal(prevHash);
     });
+    expectChained(events);
     expect(
       engine.accountState().positions.get('BTCUSDT')?.size.toString(),
     ).to.equal('0.1');
+  });
+
+  it('chains its pause and resume events, with who did it', async () => {
+    await engine.setPaused(true, 'tester');
+    await engine.setPaused(false, 'tester');
+    const events = await store.readStream('system');
+    expect(events.map((e) => e.type)).to.deep.equal([
+      'TradingPaused',
+      'TradingResumed',
+    ]);
+    expectChained(events);
+    expect(events[0].metadata.user).to.equal('tester');
+    expect(events[0].metadata.correlationId).to.be.a('string');
   });
 
   it('answers MARKET_CLOSED while trading is paused', async () => {

@@ -3,6 +3,7 @@ import path from 'node:path';
 import Decimal from 'decimal.js';
 import type { Candle } from '../../domain/market/candle';
 import { addUser } from '../../infrastructure/auth';
+import { expectChained } from '../support/hashChain';
 import {
   startTestServer,
   tempDataDir,
@@ -364,6 +365,18 @@ for (const [store, writer] of [
           symbol: 'ETHUSDT',
         },
       ]);
+      // Raised on the read models' thread, chained like every other event.
+      const system = await server.running.store.readStream('system');
+      const raised = system.filter((e) => e.type === 'AlertRaised');
+      expect(raised).to.have.length(3);
+      expectChained(system);
+      for (const event of raised) {
+        expect(event.metadata).to.include({
+          correlationId: event.data.id,
+          user: 'alerts',
+          eventTime: event.data.at,
+        });
+      }
     });
 
     it('waits for a position, and answers 503 when it is not reached in time', async () => {
