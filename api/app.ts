@@ -17,7 +17,11 @@ import {
   requireJsonContentType,
   securityHeaders,
 } from './hardening';
-import { metricsHandler, metricsMiddleware } from './metricsMiddleware';
+import {
+  metricsHandler,
+  metricsMiddleware,
+  mountedAt,
+} from './metricsMiddleware';
 import { RateLimiter } from './rateLimit';
 import { apiTime } from './formatting';
 import { queryRoutes } from './queryRoutes';
@@ -85,7 +89,10 @@ export const createApp = (deps: AppDependencies): Express => {
   // Logging in needs no token.
   app.use(
     '/auth',
-    createAuthRouter({ tokens: deps.tokens, usersFile: deps.usersFile, log }),
+    mountedAt(
+      '/auth',
+      createAuthRouter({ tokens: deps.tokens, usersFile: deps.usersFile, log }),
+    ),
   );
   app.use(
     authenticate({
@@ -100,10 +107,21 @@ export const createApp = (deps: AppDependencies): Express => {
   app.get('/api/metrics', metricsHandler(deps.metrics));
   // Orders before the read routes: a POST /api/trading/order need not be
   // matched against every read route first. No path is in both.
-  app.use('/api/trading', tradingRoutes(deps.engine, deps.readSide));
+  app.use(
+    '/api/trading',
+    mountedAt('/api/trading', tradingRoutes(deps.engine, deps.readSide)),
+  );
   app.use(queryRoutes(deps.readSide, deps.mode));
-  app.use('/api/events', requireRole('auditor'), eventRoutes(deps.store));
-  app.use('/api/admin/users', requireRole('admin'), userRoutes(deps.usersFile));
+  app.use(
+    '/api/events',
+    requireRole('auditor'),
+    mountedAt('/api/events', eventRoutes(deps.store)),
+  );
+  app.use(
+    '/api/admin/users',
+    requireRole('admin'),
+    mountedAt('/api/admin/users', userRoutes(deps.usersFile)),
+  );
 
   app.use(notFound());
   app.use(

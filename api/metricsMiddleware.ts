@@ -4,18 +4,54 @@ import type { MiraiMetrics } from '../infrastructure/metrics/metrics';
 
 /** Where a response keeps the time its request arrived. */
 const STARTED = Symbol('request started');
-type TimedResponse = Response & { [STARTED]: bigint };
+/** Where a response keeps the mount path of the router it is in. */
+const MOUNT = Symbol('mount path');
+type TimedResponse = Response & { [STARTED]: bigint; [MOUNT]?: string };
 
 /** Route label of requests no route matched (404s, early rejections). */
 export const UNMATCHED_ROUTE = 'unmatched';
 
+/**
+ * Status label of a response the client went away from before it was
+ * sent in full: nginx's "client closed request". Node would report 200.
+ */
+export const CLIENT_CLOSED = '499';
+
 // The route pattern (`/api/orders/:id`), never the raw URL: one series
-// per route keeps label cardinality bounded whatever clients send.
-const routeOf = (req: Request): string => {
+// per route keeps label cardinality bounded whatever clients send. The
+// mount path comes from the code too (see `mountedAt`), not from the
+// URL, which may spell it in any case.
+const routeOf = (req: Request, res: TimedResponse): string => {
   const pattern = (req.route as { path?: unknown } | undefined)?.path;
   return typeof pattern === 'string'
-    ? `${req.baseUrl}${pattern}`
+    ? `${res[MOUNT] ?? ''}${pattern}`
     : UNMATCHED_ROUTE;
+};
+
+/**
+ * Mounts a router so that request metrics label its routes with
+ * `mountPath` in front: `app.use('/api/x', mountedAt('/api/x', router))`.
+ * A route that fails keeps the label, so its error is counted under it
+ * (express forgets `req.baseUrl` on the way out); a request the router
+ * did not answer leaves with no route, as it came.
+ */
+export const mountedAt = (
+  mountPath: string,
+  router: RequestHandler,
+): RequestHandler => {
+  return (req, res, next) => {
+    const timed = res as TimedResponse;
+    const outerMount = timed[MOUNT];
+    const outerRoute = req.route;
+    timed[MOUNT] = mountPath;
+    router(req, res, (error?: unknown) => {
+      if (error === undefined || error === null || error === 'router') {
+        timed[MOUNT] = outerMount;
+        req.route = outerRoute;
+      }
+      next(error);
+    });
+  };
 };
 
 /**
@@ -24,14 +60,15 @@ const routeOf = (req: Request): string => {
  * response is done: Node emits `close` on every response, whether it
  * finished or the client went away. Requests answered before a route
  * matched (401 from authentication, 429, 404) are labelled
- * {@link UNMATCHED_ROUTE}. Mount it first so the time includes every
+ * {@link UNMATCHED_ROUTE}; responses the client left before they were
+ * sent, {@link CLIENT_CLOSED}. Mount routers with {@link mountedAt}. Mount it first so the time includes every
  * other middleware.
  */
 export const metricsMiddleware = (metrics: MiraiMetrics): RequestHandler => {
   // One histogram child per label set, found by a flat string key:
   // prom-client's own lookup hashes the label object on every call.
   const series = new Map<string, Histogram.Internal<string>>();
-  const seriesOf = (method: string, route: string, status: number) => {
+  const seriesOf = (method: string, route: string, status: number | string) => {
     const key = `${method} ${status} ${route}`;
     let child = series.get(key);
     if (!child) {
@@ -49,9 +86,8 @@ export const metricsMiddleware = (metrics: MiraiMetrics): RequestHandler => {
   // the start time kept on the response: no closure per request.
   function observe(this: TimedResponse) {
     const seconds = Number(process.hrtime.bigint() - this[STARTED]) / 1e9;
-    seriesOf(this.req.method, routeOf(this.req), this.statusCode).observe(
-      seconds,
-    );
+    const status = this.writableFinished ? this.statusCode : CLIENT_CLOSED;
+    seriesOf(this.req.method, routeOf(this.req, this), status).observe(seconds);
   }
 
   return (_req, res, next) => {

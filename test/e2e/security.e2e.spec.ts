@@ -682,6 +682,57 @@ describe('security through the real server (e2e)', () => {
       );
     });
 
+    it("labels durations by the code's route pattern: any URL case, errors inside routers, clients that left", async () => {
+      const DURATIONS = 'http_request_duration_seconds_count';
+      const count = (
+        text: string,
+        method: string,
+        route: string,
+        status: string,
+      ) => sampleValue(text, DURATIONS, { method, route, status_code: status });
+      const before = await scrape();
+
+      // Three spellings of one route: one series, named as in the code.
+      for (const url of [
+        '/api/trading/positions',
+        '/API/TRADING/positions',
+        '/Api/Trading/positions/',
+      ]) {
+        expect((await request('GET', url)).status).to.equal(200);
+      }
+      // An error thrown inside the mounted router keeps its route.
+      const bad = await request('GET', '/api/trading/trades?limit=abc');
+      expect(bad.status).to.equal(400);
+      // A method no route takes leaves no route behind: unmatched.
+      expect((await request('HEAD', '/api/trading/order')).status).to.equal(
+        404,
+      );
+
+      // A client that leaves a read waiting for a far position gets
+      // nothing; it is counted as 499, not as the 200 Node presets.
+      const head = await mirai.store.headPosition();
+      const controller = new AbortController();
+      const abandoned = fetch(
+        `${mirai.url}/api/trading/account?wait_for_position=${head + 1000n}`,
+        { signal: controller.signal },
+      ).catch(() => undefined);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      controller.abort();
+      await abandoned;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+
+      const after = await scrape();
+      const added = (method: string, route: string, status: string) =>
+        count(after, method, route, status) -
+        count(before, method, route, status);
+      expect(added('GET', '/api/trading/positions', '200')).to.equal(3);
+      expect(after).not.to.match(/route="\/API|route="\/Api/);
+      expect(added('GET', '/api/trading/trades', '400')).to.equal(1);
+      expect(added('HEAD', 'unmatched', '404')).to.equal(1);
+      expect(added('GET', '/api/trading/account', '499')).to.equal(1);
+      expect(added('GET', '/api/trading/account', '200')).to.equal(0);
+    });
+
     it('times every append the engine makes and reports how far each projection lags', async () => {
       const APPENDS = 'eventstore_append_duration_seconds_count';
       const before = sampleValue(await scrape(), APPENDS, {});

@@ -22,6 +22,7 @@ import {
 import {
   metricsHandler,
   metricsMiddleware,
+  mountedAt,
 } from '../../../api/metricsMiddleware';
 import { createRateLimiter, type RateLimitTier } from '../../../api/rateLimit';
 import {
@@ -104,7 +105,10 @@ export const startTestServer = async (
   app.use(limiter.middleware);
   app.use(requireJsonContentType());
   app.use(jsonBody({ limit: options.bodyLimit }));
-  app.use('/auth', createAuthRouter({ tokens, usersFile: file }));
+  app.use(
+    '/auth',
+    mountedAt('/auth', createAuthRouter({ tokens, usersFile: file })),
+  );
   app.use(
     authenticate({ tokens, readsRequireToken: options.readsRequireToken }),
   );
