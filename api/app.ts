@@ -105,13 +105,11 @@ export const createApp = (deps: AppDependencies): Express => {
     res.json({ message: '🤖 Mirai Trading API активен!', status: 'running' });
   });
   app.get('/api/metrics', metricsHandler(deps.metrics));
-  // Orders before the read routes: a POST /api/trading/order need not be
-  // matched against every read route first. No path is in both.
+  app.use(queryRoutes(deps.readSide, deps.mode));
   app.use(
     '/api/trading',
     mountedAt('/api/trading', tradingRoutes(deps.engine, deps.readSide)),
   );
-  app.use(queryRoutes(deps.readSide, deps.mode));
   app.use(
     '/api/events',
     requireRole('auditor'),

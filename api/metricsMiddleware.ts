@@ -2,11 +2,9 @@ import type { Request, RequestHandler, Response } from 'express';
 import type { Histogram } from 'prom-client';
 import type { MiraiMetrics } from '../infrastructure/metrics/metrics';
 
-/** Where a response keeps the time its request arrived. */
-const STARTED = Symbol('request started');
 /** Where a response keeps the mount path of the router it is in. */
 const MOUNT = Symbol('mount path');
-type TimedResponse = Response & { [STARTED]: bigint; [MOUNT]?: string };
+type TimedResponse = Response & { [MOUNT]?: string };
 
 /** Route label of requests no route matched (404s, early rejections). */
 export const UNMATCHED_ROUTE = 'unmatched';
@@ -82,17 +80,15 @@ export const metricsMiddleware = (metrics: MiraiMetrics): RequestHandler => {
     return child;
   };
 
-  // One listener shared by every response (`this` is the response), and
-  // the start time kept on the response: no closure per request.
-  function observe(this: TimedResponse) {
-    const seconds = Number(process.hrtime.bigint() - this[STARTED]) / 1e9;
-    const status = this.writableFinished ? this.statusCode : CLIENT_CLOSED;
-    seriesOf(this.req.method, routeOf(this.req, this), status).observe(seconds);
-  }
-
-  return (_req, res, next) => {
-    (res as TimedResponse)[STARTED] = process.hrtime.bigint();
-    res.on('close', observe);
+  return (req, res, next) => {
+    const started = process.hrtime.bigint();
+    res.once('close', () => {
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      const status = res.writableFinished ? res.statusCode : CLIENT_CLOSED;
+      seriesOf(req.method, routeOf(req, res as TimedResponse), status).observe(
+        seconds,
+      );
+    });
     next();
   };
 };
