@@ -20,9 +20,12 @@ const SANE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
  * `sendError`, every error body (`details.request_id`). Mount it first.
  */
 export const requestId = (): RequestHandler => (req, res, next) => {
-  const incoming = req.get('X-Request-Id');
+  // Node lowercases header names; req.get would do it again per call.
+  const incoming = req.headers['x-request-id'];
   const id =
-    incoming && SANE_REQUEST_ID.test(incoming) ? incoming : randomUUID();
+    typeof incoming === 'string' && SANE_REQUEST_ID.test(incoming)
+      ? incoming
+      : randomUUID();
   res.locals.requestId = id;
   res.setHeader('X-Request-Id', id);
   next();

@@ -55,7 +55,8 @@ export const tradingRoutes = (
         return sendError(res, orderBodyError(validateOrderBody.errors));
       }
       const body = req.body;
-      const idempotencyKey = req.get('Idempotency-Key');
+      const idempotencyKey = req.headers['idempotency-key'] as
+        string | undefined;
       if (
         idempotencyKey !== undefined &&
         !IDEMPOTENCY_KEY.test(idempotencyKey)

@@ -24,49 +24,122 @@ export interface Causation {
 /**
  * JSON with object keys sorted, so equal events hash equally: exactly
  * what `JSON.stringify` writes for a copy of the value whose objects list
- * their keys in sorted order. Events of one type share their key lists,
- * so the sorted order of each list is worked out once and remembered;
- * this runs twice for every order placed.
+ * their keys in sorted order (integer-like keys first, ascending, as a JS
+ * object orders them). Written directly rather than by copying the value
+ * and stringifying the copy; events of one type share their key lists,
+ * so each list's order, with its keys already quoted, is worked out once
+ * and remembered. This runs twice for every order placed.
  */
 export const canonicalJson = (value: unknown): string =>
-  JSON.stringify(sortedCopy(value, ''));
+  writeCanonical(value, '') as string;
+
+interface KeyOrder {
+  /** The key list as the object gave it. */
+  keys: string[];
+  /** The keys in canonical order. */
+  order: string[];
+  /** `"key":` for each key of `order`. */
+  prefixes: string[];
+}
 
 const MAX_REMEMBERED_KEY_LISTS = 1_000;
-/** Key lists seen, by their keys joined with NUL: the list, then sorted. */
-const sortedKeyLists = new Map<string, { keys: string[]; sorted: string[] }>();
+/** Key lists seen, by their keys joined with NUL. */
+const keyOrders = new Map<string, KeyOrder>();
 
-const sortedKeys = (record: object): string[] => {
+const keyOrderOf = (record: object): KeyOrder => {
   const keys = Object.keys(record);
   const joined = keys.join('\u0000');
-  const known = sortedKeyLists.get(joined);
-  // A key may hold NUL itself, so the join can be shared by two different
-  // lists: the remembered order serves only the very same list.
-  if (known && known.keys.every((key, i) => key === keys[i])) {
-    return known.sorted;
+  const known = keyOrders.get(joined);
+  // A key may hold NUL itself or be empty, so the join can be shared by
+  // two different lists ([] and [""], say): the remembered order serves
+  // only the very same list.
+  if (
+    known &&
+    known.keys.length === keys.length &&
+    known.keys.every((key, i) => key === keys[i])
+  ) {
+    return known;
   }
-  const sorted = [...keys].sort();
+  // Inserted in sorted order, an object lists its keys as
+  // JSON.stringify would write the sorted copy.
+  const sorted: Record<string, true> = {};
+  for (const key of [...keys].sort()) sorted[key] = true;
+  const order = Object.keys(sorted);
+  const found = {
+    keys,
+    order,
+    prefixes: order.map((key) => `${JSON.stringify(key)}:`),
+  };
   if (!known) {
-    if (sortedKeyLists.size >= MAX_REMEMBERED_KEY_LISTS) sortedKeyLists.clear();
-    sortedKeyLists.set(joined, { keys, sorted });
+    if (keyOrders.size >= MAX_REMEMBERED_KEY_LISTS) keyOrders.clear();
+    keyOrders.set(joined, found);
   }
-  return sorted;
+  return found;
 };
 
-/** `value` as JSON.stringify sees it under `key`, objects' keys sorted. */
-const sortedCopy = (value: unknown, key: string): unknown => {
-  let current = value;
-  const withJson = current as { toJSON?: (key: string) => unknown } | null;
-  if (typeof withJson?.toJSON === 'function') current = withJson.toJSON(key);
-  if (typeof current !== 'object' || current === null) return current;
-  if (Array.isArray(current)) {
-    return current.map((item, index) => sortedCopy(item, String(index)));
+/**
+ * `value` as JSON.stringify writes it under `key`, objects' keys in
+ * canonical order; undefined where JSON.stringify leaves a value out.
+ */
+const writeCanonical = (input: unknown, key: string): string | undefined => {
+  let value = input;
+  if (
+    (typeof value === 'object' && value !== null) ||
+    typeof value === 'function' ||
+    typeof value === 'bigint'
+  ) {
+    const withJson = value as { toJSON?: (key: string) => unknown };
+    if (typeof withJson.toJSON === 'function') value = withJson.toJSON(key);
   }
-  const record = current as Record<string, unknown>;
-  const copy: Record<string, unknown> = {};
-  for (const name of sortedKeys(record)) {
-    copy[name] = sortedCopy(record[name], name);
+  switch (typeof value) {
+    case 'string':
+      return JSON.stringify(value);
+    case 'number':
+      return Number.isFinite(value) ? String(value) : 'null';
+    case 'boolean':
+      return value ? 'true' : 'false';
+    case 'object':
+      if (value === null) return 'null';
+      if (Array.isArray(value)) return writeArray(value);
+      // Boxed primitives (new Number(1)...) are written as their values.
+      if (
+        value instanceof Number ||
+        value instanceof String ||
+        value instanceof Boolean ||
+        value instanceof BigInt
+      ) {
+        return JSON.stringify(value);
+      }
+      return writeObject(value as Record<string, unknown>);
+    case 'bigint':
+      // Throws, as JSON.stringify does.
+      return JSON.stringify(value);
+    default:
+      // undefined, functions and symbols.
+      return undefined;
   }
-  return copy;
+};
+
+const writeArray = (items: unknown[]): string => {
+  let out = '[';
+  for (let i = 0; i < items.length; i++) {
+    if (i > 0) out += ',';
+    out += writeCanonical(items[i], String(i)) ?? 'null';
+  }
+  return `${out}]`;
+};
+
+const writeObject = (record: Record<string, unknown>): string => {
+  const { order, prefixes } = keyOrderOf(record);
+  let out = '{';
+  let first = true;
+  for (let i = 0; i < order.length; i++) {
+    const written = writeCanonical(record[order[i]], order[i]);
+    if (written === undefined) continue;
+    out += first ? prefixes[i] + written : `,${prefixes[i]}${written}`;
+    first = false;
+  }
+  return `${out}}`;
 };
 
 type OneShotHash = (algorithm: string, text: string, encoding: 'hex') => string;

@@ -59,16 +59,42 @@ export const authenticateToken = (
   return tokens.verify(token, 'access');
 };
 
+/** What checking a request's token gave, kept on the request. */
+interface TokenCheck {
+  tokens: TokenService;
+  user?: AuthenticatedUser;
+  error?: unknown;
+}
+const TOKEN_CHECK = Symbol('token check');
+type CheckedRequest = IncomingMessage & { [TOKEN_CHECK]?: TokenCheck };
+
 /**
- * The user a request's token names; undefined when it has no token.
+ * The user a request's token names; undefined when it has no token. The
+ * answer is kept on the request: the rate limiter asks before
+ * `authenticate` does, and both get the same answer for one check.
  * @throws MiraiError `UNAUTHORIZED` when it has a token that fails.
  */
 export const authenticateRequest = (
   tokens: TokenService,
   req: IncomingMessage,
 ): AuthenticatedUser | undefined => {
-  const token = tokenFromRequest(req);
-  return token === undefined ? undefined : authenticateToken(tokens, token);
+  const checked = req as CheckedRequest;
+  let check = checked[TOKEN_CHECK];
+  if (check?.tokens !== tokens) {
+    try {
+      const token = tokenFromRequest(req);
+      check = {
+        tokens,
+        user:
+          token === undefined ? undefined : authenticateToken(tokens, token),
+      };
+    } catch (error) {
+      check = { tokens, error };
+    }
+    checked[TOKEN_CHECK] = check;
+  }
+  if (check.error !== undefined) throw check.error;
+  return check.user;
 };
 
 /**
@@ -130,11 +156,9 @@ export const authenticate = ({
   writeRole = 'trader',
 }: AuthenticateOptions): RequestHandler => {
   return (req, res, next) => {
-    let token: string | undefined;
     let user: AuthenticatedUser | undefined;
     try {
-      token = tokenFromRequest(req);
-      user = token === undefined ? undefined : authenticateToken(tokens, token);
+      user = authenticateRequest(tokens, req);
     } catch (error) {
       if (!(error instanceof MiraiError)) return next(error);
       return reject(res, error, true);

@@ -80,6 +80,9 @@ describe('hash chain', () => {
     // Joined with a separator, ["b", "a"] and ["b\u0000a"] would look alike.
     expect(canonicalJson({ b: 1, a: 2 })).to.equal('{"a":2,"b":1}');
     expect(canonicalJson({ 'b\u0000a': 4 })).to.equal('{"b\\u0000a":4}');
+    // The empty list and the list of one empty key join alike.
+    expect(canonicalJson({})).to.equal('{}');
+    expect(canonicalJson({ '': 1 })).to.equal('{"":1}');
     expect(canonicalJson({ 'a,b': 1, c: 2 })).to.equal('{"a,b":1,"c":2}');
     expect(canonicalJson({ a: 1, 'b","c': 2 })).to.equal(
       '{"a":1,"b\\",\\"c":2}',
@@ -93,6 +96,82 @@ describe('hash chain', () => {
       JSON.stringify({ list: [keyed], z: keyed }),
     );
     expect(canonicalJson(value)).to.equal('{"list":["under 0"],"z":"under z"}');
+  });
+
+  it('writes what a key-sorting JSON.stringify replacer writes, for any value', () => {
+    // The first version of the chain: a replacer that sorts each object.
+    const reference = (value: unknown) =>
+      JSON.stringify(value, (_key, v: unknown) =>
+        v !== null && typeof v === 'object' && !Array.isArray(v)
+          ? Object.fromEntries(
+              Object.keys(v)
+                .sort()
+                .map((k) => [k, (v as Record<string, unknown>)[k]]),
+            )
+          : v,
+      );
+    let seed = 42;
+    const random = () => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed / 2 ** 31;
+    };
+    const pick = <T>(items: T[]): T =>
+      items[Math.floor(random() * items.length)];
+    const KEYS = [
+      'a',
+      'b',
+      'Z',
+      '10',
+      '2',
+      '0',
+      'é',
+      'b\u0000a',
+      'x"y',
+      '-1',
+      '1.5',
+      '',
+    ];
+    const LEAVES: unknown[] = [
+      'plain',
+      'quote " and \\ slash',
+      'line\nbreak',
+      '\u0001',
+      '\ud800',
+      'ü',
+      0,
+      -0,
+      1.5,
+      -2e-7,
+      1e21,
+      NaN,
+      Infinity,
+      true,
+      false,
+      null,
+      undefined,
+      () => 1,
+      new Decimal('0.10'),
+      new Date(0),
+      Symbol('s'),
+    ];
+    const valueOf = (depth: number): unknown => {
+      const roll = random();
+      if (depth > 3 || roll < 0.5) return pick(LEAVES);
+      if (roll < 0.7) {
+        return Array.from({ length: Math.floor(random() * 4) }, () =>
+          valueOf(depth + 1),
+        );
+      }
+      const record: Record<string, unknown> = {};
+      for (let i = Math.floor(random() * 6); i > 0; i--) {
+        record[pick(KEYS)] = valueOf(depth + 1);
+      }
+      return record;
+    };
+    for (let i = 0; i < 2_000; i++) {
+      const value = valueOf(0);
+      expect(canonicalJson(value), String(i)).to.equal(reference(value));
+    }
   });
 
   it('stays right past the number of key lists it remembers', () => {
