@@ -4,12 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { silentLogger } from '../infrastructure/logging/logger';
 import { startMirai } from '../server';
-import {
-  CONNECTIONS,
-  requestsPerSecond,
-  SECONDS,
-  startBaseline,
-} from './httpLoad';
+import { CONNECTIONS, measureLoad, SECONDS, startBaseline } from './httpLoad';
 import { median, round } from './stats';
 
 const MARKET_DATA = path.resolve(__dirname, '../../shared/data/market');
@@ -41,7 +36,7 @@ const startOrderBaseline = () =>
   });
 
 const hammer = (url: string, token: string) =>
-  requestsPerSecond(`${url}/api/trading/order`, {
+  measureLoad(`${url}/api/trading/order`, {
     method: 'POST',
     body: ORDER,
     token,
@@ -62,22 +57,45 @@ export const runHttpBench = async (): Promise<object[]> => {
   const baseline = await startOrderBaseline();
   const token = servers.full.token;
 
-  const results: Record<'baseline' | keyof typeof servers, number[]> = {
+  type Name = 'baseline' | keyof typeof servers;
+  const results: Record<Name, number[]> = {
     baseline: [],
     full: [],
     normal: [],
     full_writer_thread: [],
   };
+  // The HTTP thread's CPU per request, µs: steadier than requests/s.
+  const cpu: Record<Name, number[]> = {
+    baseline: [],
+    full: [],
+    normal: [],
+    full_writer_thread: [],
+  };
+  const record = (name: Name, load: Awaited<ReturnType<typeof hammer>>) => {
+    results[name].push(load.perSecond);
+    if (load.cpuMicrosPerRequest !== undefined) {
+      cpu[name].push(load.cpuMicrosPerRequest);
+    }
+  };
+  const cpuFigures = (name: Name) =>
+    cpu[name].length === 0
+      ? {}
+      : {
+          main_thread_cpu_us_per_request: round(median(cpu[name])),
+          ...(name !== 'baseline' && {
+            cpu_ratio_to_baseline: round(
+              median(cpu[name]) / median(cpu.baseline),
+            ),
+          }),
+        };
   // Warm-up: JIT and SQLite pages.
   for (const server of Object.values(servers)) {
     await hammer(server.running.url, server.token);
   }
   for (let run = 0; run < RUNS; run++) {
-    results.baseline.push(await hammer(baseline.url, token));
+    record('baseline', await hammer(baseline.url, token));
     for (const [name, server] of Object.entries(servers)) {
-      results[name as keyof typeof servers].push(
-        await hammer(server.running.url, server.token),
-      );
+      record(name as Name, await hammer(server.running.url, server.token));
     }
   }
   baseline.close();
@@ -97,6 +115,7 @@ export const runHttpBench = async (): Promise<object[]> => {
     connections: CONNECTIONS,
     seconds: SECONDS,
     cores: os.availableParallelism(),
+    ...cpuFigures(name),
     note,
   });
   return [
@@ -109,6 +128,7 @@ export const runHttpBench = async (): Promise<object[]> => {
       seconds: SECONDS,
       // Server, load generator and the server's threads share these.
       cores: os.availableParallelism(),
+      ...cpuFigures('baseline'),
     },
     ours('full'),
     ours('normal'),

@@ -1,5 +1,7 @@
 import autocannon from 'autocannon';
 import express, { Express } from 'express';
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -48,4 +50,50 @@ export const requestsPerSecond = async (
     throw new Error(`${result.non2xx} requests failed against ${url}`);
   }
   return result.requests.average;
+};
+
+/** Clock ticks per second of /proc's CPU times (`getconf CLK_TCK`). */
+const clockTicks = (() => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }));
+  } catch {
+    return 100;
+  }
+})();
+
+/**
+ * CPU time (user + system) this process's main thread, the one serving
+ * HTTP, has used so far, µs; undefined where /proc does not say (not
+ * Linux). Less noisy than requests/s on a shared machine: it counts the
+ * thread's work, not how often it got a core.
+ */
+export const mainThreadCpuMicros = (): number | undefined => {
+  try {
+    const stat = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8');
+    // Fields after the command name: utime and stime are the 12th and
+    // 13th (proc(5) numbers them 14 and 15).
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ticks = Number(fields[11]) + Number(fields[12]);
+    return Number.isFinite(ticks) ? (ticks * 1e6) / clockTicks : undefined;
+  } catch {
+    return undefined;
+  }
+};
+
+/**
+ * Like {@link requestsPerSecond}, with the main thread's CPU time per
+ * answered request, µs (undefined off Linux).
+ */
+export const measureLoad = async (
+  url: string,
+  request: { method?: 'GET' | 'POST'; body?: string; token?: string } = {},
+): Promise<{ perSecond: number; cpuMicrosPerRequest?: number }> => {
+  const before = mainThreadCpuMicros();
+  const perSecond = await requestsPerSecond(url, request);
+  const after = mainThreadCpuMicros();
+  const cpuMicrosPerRequest =
+    before === undefined || after === undefined
+      ? undefined
+      : (after - before) / (perSecond * SECONDS);
+  return { perSecond, cpuMicrosPerRequest };
 };
