@@ -228,6 +228,12 @@ export const jsonBody = ({
     if (!BODY_METHODS.has(req.method)) return next();
     parse(req, res, (error?: unknown) => {
       if (!error) return next();
+      // The client went away mid-body: no one is left to answer, and an
+      // answer would be counted as a 400 sent. Metrics count it as 499.
+      if ((error as { type?: string }).type === 'request.aborted') {
+        res.destroy();
+        return;
+      }
       const mapped = bodyError(error as { type?: string; status?: number });
       return mapped ? sendError(res, mapped) : next(error);
     });
@@ -259,7 +265,9 @@ export const errorHandler = ({
             // there first; this engine reloads before its next command.
             new MiraiError(
               'CONFLICT',
-              'The account was changed by another writer; retry the request',
+              `Stream '${error.streamId}' was changed by another writer; ` +
+                'retry the request',
+              { stream: error.streamId },
             )
           : bodyError((error ?? {}) as { type?: string; status?: number });
 

@@ -204,14 +204,26 @@ export const chainEvents = (
 };
 
 /** Tries of {@link appendChained} before a lost race is given up. */
-const CHAINED_APPEND_TRIES = 5;
+const CHAINED_APPEND_TRIES = 20;
+/** Longest pause between two tries, ms. */
+const CHAINED_APPEND_MAX_PAUSE_MS = 50;
+
+/** A random pause, longer after each lost race, so racers fall apart. */
+const pauseBeforeTry = (attempt: number) =>
+  new Promise((resolve) =>
+    setTimeout(
+      resolve,
+      Math.random() * Math.min(CHAINED_APPEND_MAX_PAUSE_MS, 2 ** attempt),
+    ),
+  );
 
 /**
  * Appends events to a stream that several writers share, each writing
  * rarely (the `system` stream: the engine pauses and resumes, the alerts
  * process manager raises alerts): reads the stream's last event, chains
  * from its hash, and appends expecting its revision. A writer that lost
- * the race reads again and retries. An event written before streams were
+ * the race waits a random, growing pause (at most 50 ms) and tries
+ * again, up to 20 times. An event written before streams were
  * chained has no hash; what follows it chains from the genesis hash.
  */
 export const appendChained = async (
@@ -247,6 +259,7 @@ export const appendChained = async (
     } catch (error) {
       const lostRace = error instanceof WrongExpectedVersionError;
       if (!lostRace || attempt >= CHAINED_APPEND_TRIES) throw error;
+      await pauseBeforeTry(attempt);
     }
   }
 };

@@ -164,6 +164,8 @@ export class TradingEngine {
   private account: StreamCursor = { revision: -1n, hash: GENESIS_HASH };
   private readonly markets = new Map<string, StreamCursor>();
   private paused = false;
+  /** The engine's last write to the system stream, settled or not. */
+  private systemWrites: Promise<unknown> = Promise.resolve();
   private lastNow = { ms: Number.NaN, iso: '' };
   private readonly keyedOrders = new Map<string, KeyedOrder>();
   private reloading: Promise<void> | null = null;
@@ -612,21 +614,27 @@ export class TradingEngine {
    * orders and exits keep working. Returns the event's global position.
    */
   async setPaused(paused: boolean, user: string): Promise<bigint> {
-    const at = this.nowIso();
-    const result = await appendChained(
-      this.store,
-      SYSTEM_STREAM,
-      [
-        {
-          type: paused ? 'TradingPaused' : 'TradingResumed',
-          data: { by: user, at },
-        },
-      ],
-      { correlationId: randomUUID(), user },
-      at,
-    );
-    this.paused = paused;
-    return result.lastPosition;
+    // One system append at a time from this engine: its own pauses and
+    // resumes never race each other for the stream's next revision.
+    const write = this.systemWrites.then(async () => {
+      const at = this.nowIso();
+      const result = await appendChained(
+        this.store,
+        SYSTEM_STREAM,
+        [
+          {
+            type: paused ? 'TradingPaused' : 'TradingResumed',
+            data: { by: user, at },
+          },
+        ],
+        { correlationId: randomUUID(), user },
+        at,
+      );
+      this.paused = paused;
+      return result.lastPosition;
+    });
+    this.systemWrites = write.catch(() => undefined);
+    return write;
   }
 
   isPaused(): boolean {

@@ -213,6 +213,26 @@ describe('appendChained (a stream several writers share)', () => {
     expectChained(events);
   });
 
+  it('outlasts a writer that wins the race ten times in a row', async () => {
+    const store = new InMemoryEventStore();
+    // Before each of its first ten appends, another writer gets in first.
+    let interruptions = 10;
+    const racing = Object.create(store) as InMemoryEventStore;
+    racing.append = async (streamId, events, expected) => {
+      if (interruptions-- > 0) {
+        await appendChained(store, streamId, [event(-1)], causation, at);
+      }
+      return store.append(streamId, events, expected);
+    };
+    await appendChained(racing, 'system', [event(1)], causation, at);
+    const events = await store.readStream('system');
+    expect(events.map((e) => e.data.n)).to.deep.equal([
+      ...Array(10).fill(-1),
+      1,
+    ]);
+    expectChained(events);
+  });
+
   it('starts from the genesis hash after an event that has none', async () => {
     const store = new InMemoryEventStore();
     await store.append('system', [event(0)], 'no_stream');

@@ -6,7 +6,13 @@ import {
 } from '../../application/tradingEngine';
 import { Decimal } from '../../domain/money';
 import { hourCandle } from '../support/candles';
-import { InMemoryEventStore } from '../../infrastructure/eventStore';
+import {
+  InMemoryEventStore,
+  SqliteEventStore,
+} from '../../infrastructure/eventStore';
+import { mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { silentLogger } from '../../infrastructure/logging/logger';
 
 const candle = hourCandle;
@@ -156,6 +162,25 @@ describe('trading engine', () => {
     expectChained(events);
     expect(events[0].metadata.user).to.equal('tester');
     expect(events[0].metadata.correlationId).to.be.a('string');
+  });
+
+  it('writes pauses and resumes sent at once one after another, none refused', async () => {
+    // SQLite checks expected revisions at commit, after every racer has
+    // read the stream: racing writers would land in a shuffled order.
+    const sqlite = new SqliteEventStore({
+      path: path.join(mkdtempSync(path.join(os.tmpdir(), 'mirai-')), 'e.db'),
+    });
+    const engine = new TradingEngine(sqlite, silentLogger, config());
+    await engine.start();
+    const wanted = Array.from({ length: 20 }, (_, i) => i % 3 === 0);
+    await Promise.all(
+      wanted.map((paused) => engine.setPaused(paused, 'tester')),
+    );
+    const events = await sqlite.readStream('system');
+    await sqlite.close();
+    expect(events.map((e) => e.type === 'TradingPaused')).to.deep.equal(wanted);
+    expectChained(events);
+    expect(engine.isPaused()).to.equal(wanted[wanted.length - 1]);
   });
 
   it('answers MARKET_CLOSED while trading is paused', async () => {

@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import jwt from 'jsonwebtoken';
+import net from 'node:net';
 import path from 'node:path';
 import { addUser, type Role } from '../../infrastructure/auth';
 import { silentLogger } from '../../infrastructure/logging/logger';
@@ -721,6 +722,24 @@ describe('security through the real server (e2e)', () => {
       await abandoned;
       await new Promise((resolve) => setTimeout(resolve, 100));
 
+      // A client that drops the connection halfway through its body is
+      // not answered; it is counted as 499 too, not as a 400 sent.
+      const { port } = new URL(mirai.url);
+      await new Promise<void>((resolve, reject) => {
+        const socket = net.connect(Number(port), '127.0.0.1', () => {
+          socket.write(
+            'POST /api/trading/order HTTP/1.1\r\nHost: x\r\n' +
+              `Authorization: Bearer ${tokens.trader}\r\n` +
+              'Content-Type: application/json\r\nContent-Length: 100\r\n\r\n' +
+              '{"symbol":',
+          );
+          setTimeout(() => socket.destroy(), 100);
+        });
+        socket.on('close', () => resolve());
+        socket.on('error', reject);
+      });
+      await new Promise((resolve) => setTimeout(resolve, 100));
+
       const after = await scrape();
       const added = (method: string, route: string, status: string) =>
         count(after, method, route, status) -
@@ -731,6 +750,8 @@ describe('security through the real server (e2e)', () => {
       expect(added('HEAD', 'unmatched', '404')).to.equal(1);
       expect(added('GET', '/api/trading/account', '499')).to.equal(1);
       expect(added('GET', '/api/trading/account', '200')).to.equal(0);
+      expect(added('POST', 'unmatched', '499')).to.equal(1);
+      expect(added('POST', 'unmatched', '400')).to.equal(0);
     });
 
     it('times every append the engine makes and reports how far each projection lags', async () => {
