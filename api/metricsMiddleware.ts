@@ -22,9 +22,10 @@ export const CLIENT_CLOSED = '499';
 // URL, which may spell it in any case.
 const routeOf = (req: Request, res: TimedResponse): string => {
   const pattern = (req.route as { path?: unknown } | undefined)?.path;
-  return typeof pattern === 'string'
-    ? `${res[MOUNT] ?? ''}${pattern}`
-    : UNMATCHED_ROUTE;
+  if (typeof pattern !== 'string') return UNMATCHED_ROUTE;
+  const mount = res[MOUNT] ?? '';
+  // A router's own root is its mount path: `/api/events`, not `/api/events/`.
+  return mount !== '' && pattern === '/' ? mount : `${mount}${pattern}`;
 };
 
 /**

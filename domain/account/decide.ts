@@ -1,5 +1,5 @@
 import { MiraiError } from '../errors';
-import { symbolRules, SUPPORTED_SYMBOLS } from '../market/symbols';
+import { SymbolRules, symbolRules, SUPPORTED_SYMBOLS } from '../market/symbols';
 import {
   Decimal,
   isMultipleOf,
@@ -212,17 +212,23 @@ const openingMargin = (order: ValidOrder) =>
 const optionalPrice = (
   value: unknown,
   name: string,
-  tickSize: Decimal,
+  rules: SymbolRules,
 ): Decimal | null | Refusal => {
   if (value === undefined || value === null) return null;
   const price = parseDecimal(value);
   if (price === null || price.lte(0)) {
     return refuse('INVALID_PRICE', `${name} must be a positive number`);
   }
-  if (!isMultipleOf(price, tickSize)) {
+  if (price.gt(rules.maxPrice)) {
     return refuse(
       'INVALID_PRICE',
-      `${name} ${shown(price)} is not a multiple of the tick size ${toText(tickSize)}`,
+      `${name} ${shown(price)} is above the highest ${rules.symbol} price, ${toText(rules.maxPrice)}`,
+    );
+  }
+  if (!isMultipleOf(price, rules.tickSize)) {
+    return refuse(
+      'INVALID_PRICE',
+      `${name} ${shown(price)} is not a multiple of the tick size ${toText(rules.tickSize)}`,
     );
   }
   return price;
@@ -267,7 +273,7 @@ const validateOrder = (
     );
   }
 
-  const price = optionalPrice(command.price, 'Price', rules.tickSize);
+  const price = optionalPrice(command.price, 'Price', rules);
   if (isRefusal(price)) return price;
   if (command.orderType === 'LIMIT' && price === null) {
     return refuse('INVALID_PRICE', 'A LIMIT order needs a price');
@@ -275,13 +281,9 @@ const validateOrder = (
   if (command.orderType === 'MARKET' && price !== null) {
     return refuse('INVALID_PRICE', 'A MARKET order takes no price');
   }
-  const stopLoss = optionalPrice(command.stopLoss, 'Stop loss', rules.tickSize);
+  const stopLoss = optionalPrice(command.stopLoss, 'Stop loss', rules);
   if (isRefusal(stopLoss)) return stopLoss;
-  const takeProfit = optionalPrice(
-    command.takeProfit,
-    'Take profit',
-    rules.tickSize,
-  );
+  const takeProfit = optionalPrice(command.takeProfit, 'Take profit', rules);
   if (isRefusal(takeProfit)) return takeProfit;
 
   const { market } = command;

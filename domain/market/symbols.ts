@@ -7,6 +7,8 @@ export interface SymbolRules {
   quoteAsset: string;
   /** Prices must be whole multiples of this. */
   tickSize: Decimal;
+  /** Highest price an order may name (limit, stop-loss, take-profit). */
+  maxPrice: Decimal;
   /** Quantities must be whole multiples of this. */
   stepSize: Decimal;
   minQuantity: Decimal;
@@ -20,6 +22,7 @@ const rules = (
   symbol: string,
   baseAsset: string,
   tickSize: string,
+  maxPrice: string,
   stepSize: string,
   maxQuantity: string,
   maxLeverage: number,
@@ -28,6 +31,7 @@ const rules = (
   baseAsset,
   quoteAsset: 'USDT',
   tickSize: new Decimal(tickSize),
+  maxPrice: new Decimal(maxPrice),
   stepSize: new Decimal(stepSize),
   minQuantity: new Decimal(stepSize),
   maxQuantity: new Decimal(maxQuantity),
@@ -37,9 +41,9 @@ const rules = (
 
 /** The symbols Mirai trades. */
 export const SYMBOL_RULES: Readonly<Record<string, SymbolRules>> = {
-  BTCUSDT: rules('BTCUSDT', 'BTC', '0.01', '0.00001', '9000', 125),
-  ETHUSDT: rules('ETHUSDT', 'ETH', '0.01', '0.0001', '9000', 100),
-  ADAUSDT: rules('ADAUSDT', 'ADA', '0.0001', '0.1', '9000000', 75),
+  BTCUSDT: rules('BTCUSDT', 'BTC', '0.01', '1000000', '0.00001', '9000', 125),
+  ETHUSDT: rules('ETHUSDT', 'ETH', '0.01', '1000000', '0.0001', '9000', 100),
+  ADAUSDT: rules('ADAUSDT', 'ADA', '0.0001', '1000', '0.1', '9000000', 75),
 };
 
 export const SUPPORTED_SYMBOLS = Object.keys(SYMBOL_RULES);

@@ -275,6 +275,15 @@ describe('bad orders over HTTP (e2e)', () => {
     );
   });
 
+  it('rejects a take-profit above the highest BTCUSDT price', async () => {
+    await expectError(
+      order({ take_profit: 1.7976931348623157e308 }),
+      400,
+      'INVALID_PRICE',
+      'rejection',
+    );
+  });
+
   it('rejects a stop-loss on the wrong side of a BUY', async () => {
     await expectError(
       order({ stop_loss: 1_000_000 }),

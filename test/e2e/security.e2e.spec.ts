@@ -701,6 +701,11 @@ describe('security through the real server (e2e)', () => {
       ]) {
         expect((await request('GET', url)).status).to.equal(200);
       }
+      // A router's root is labelled with its mount path alone.
+      const events = await request('GET', '/api/events/?limit=1', {
+        token: tokens.admin,
+      });
+      expect(events.status).to.equal(200);
       // An error thrown inside the mounted router keeps its route.
       const bad = await request('GET', '/api/trading/trades?limit=abc');
       expect(bad.status).to.equal(400);
@@ -747,6 +752,7 @@ describe('security through the real server (e2e)', () => {
       expect(added('GET', '/api/trading/positions', '200')).to.equal(3);
       expect(after).not.to.match(/route="\/API|route="\/Api/);
       expect(added('GET', '/api/trading/trades', '400')).to.equal(1);
+      expect(added('GET', '/api/events', '200')).to.equal(1);
       expect(added('HEAD', 'unmatched', '404')).to.equal(1);
       expect(added('GET', '/api/trading/account', '499')).to.equal(1);
       expect(added('GET', '/api/trading/account', '200')).to.equal(0);

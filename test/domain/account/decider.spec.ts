@@ -169,6 +169,24 @@ describe('account decider', () => {
       ).to.equal('INVALID_PRICE');
     });
 
+    it("rejects a price, stop-loss or take-profit above the symbol's highest price", () => {
+      for (const fields of [
+        { orderType: 'LIMIT', price: '1000000.01' },
+        { takeProfit: 1.7976931348623157e308 },
+        { orderType: 'LIMIT', side: 'SELL', price: 60000, stopLoss: '2000000' },
+      ]) {
+        const events = given(opened).when(order(fields));
+        expect(rejectionCode(events), JSON.stringify(fields)).to.equal(
+          'INVALID_PRICE',
+        );
+      }
+      // The highest price itself is allowed.
+      const atMax = given(opened).when(
+        order({ orderType: 'LIMIT', price: '1000000', quantity: 0.001 }),
+      );
+      expect(atMax[0].type).to.equal('OrderPlaced');
+    });
+
     it('rejects a price off the tick size', () => {
       const events = given(opened).when(
         order({ orderType: 'LIMIT', price: 49000.005 }),
