@@ -75,6 +75,9 @@ export const cors = ({
   maxAgeSeconds = 600,
 }: CorsOptions = {}): RequestHandler => {
   const allowed = new Set(allowedOrigins);
+  // With no origin allowed, every answer is the same whatever the Origin:
+  // nothing to add, not even Vary.
+  if (allowed.size === 0) return (_req, _res, next) => next();
   return (req, res, next) => {
     const origin = req.headers.origin;
     // Nothing before this sets Vary; res.vary would parse it every time.

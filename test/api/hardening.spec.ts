@@ -117,6 +117,21 @@ describe('hardening through a real server', () => {
     expect(response.headers.get('x-powered-by')).to.equal(null);
   });
 
+  it('adds no CORS headers, not even Vary, when no origin is allowed', async () => {
+    const closed = await startTestServer();
+    try {
+      const response = await call(`${closed.url}/api/status`, {
+        headers: { Origin: 'https://dash.example.com' },
+      });
+      expect(response.headers.get('access-control-allow-origin')).to.equal(
+        null,
+      );
+      expect(response.headers.get('vary')).to.equal(null);
+    } finally {
+      await closed.close();
+    }
+  });
+
   it('allows only the configured CORS origins', async () => {
     const allowed = await call(`${server.url}/api/status`, {
       headers: { Origin: 'https://dash.example.com' },
@@ -129,6 +144,8 @@ describe('hardening through a real server', () => {
       headers: { Origin: 'https://evil.example.com' },
     });
     expect(other.headers.get('access-control-allow-origin')).to.equal(null);
+    // Answers differ by Origin, so caches must key on it.
+    expect(other.headers.get('vary')).to.equal('Origin');
 
     const preflight = await call(`${server.url}/api/trading/order`, {
       method: 'OPTIONS',
