@@ -18,7 +18,7 @@ const ORDER = JSON.stringify({
 });
 
 /** The baseline: express parsing the same body and answering in kind. */
-const startOrderBaseline = () =>
+export const startOrderBaseline = () =>
   startBaseline((app) => {
     app.use(express.json({ limit: '100kb' }));
     let id = 0;
@@ -35,7 +35,8 @@ const startOrderBaseline = () =>
     });
   });
 
-const hammer = (url: string, token: string) =>
+/** One load run of MARKET orders against `url`. */
+export const hammer = (url: string, token: string) =>
   measureLoad(`${url}/api/trading/order`, {
     method: 'POST',
     body: ORDER,
@@ -136,11 +137,20 @@ export const runHttpBench = async (): Promise<object[]> => {
   ];
 };
 
-const startBenchServer = async (
+/** `startMirai` of this checkout, or of another one (see abOrders.ts). */
+export type StartMirai = typeof startMirai;
+
+/**
+ * A Mirai server for order benches: SQLite in a fresh folder, 50 real
+ * BTCUSDT candles replayed, rate limits out of the way; with an admin
+ * token.
+ */
+export const startBenchServer = async (
   durability: 'full' | 'normal',
   writer: 'inline' | 'thread',
+  start: StartMirai = startMirai,
 ) => {
-  const running = await startMirai({
+  const running = await start({
     durability,
     writer,
     port: 0,
