@@ -67,15 +67,14 @@ const main = async () => {
     const perSecond: Record<string, number[]> = { baseline: [] };
     const cpu: Record<string, number[]> = {};
     const names = Object.keys(sides);
-    for (const name of names)
-      await hammer(sides[name].running.url, sides[name].token);
+    for (const name of names) await hammer(sides[name].url, sides[name].token);
     for (let run = 0; run < runs; run++) {
       perSecond.baseline.push(
         (await hammer(baseline.url, sides.working_tree.token)).perSecond,
       );
       // Alternate which side goes first.
       for (const name of run % 2 === 0 ? names : [...names].reverse()) {
-        const load = await hammer(sides[name].running.url, sides[name].token);
+        const load = await hammer(sides[name].url, sides[name].token);
         (perSecond[name] ??= []).push(load.perSecond);
         if (load.cpuMicrosPerRequest !== undefined) {
           (cpu[name] ??= []).push(load.cpuMicrosPerRequest);
@@ -83,7 +82,7 @@ const main = async () => {
       }
     }
     baseline.close();
-    for (const side of Object.values(sides)) await side.running.close();
+    for (const side of Object.values(sides)) await side.close();
 
     const base = median(perSecond.baseline);
     const figure = (name: string) => ({
