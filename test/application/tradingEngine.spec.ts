@@ -10,10 +10,9 @@ import {
   InMemoryEventStore,
   SqliteEventStore,
 } from '../../infrastructure/eventStore';
-import { mkdtempSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { silentLogger } from '../../infrastructure/logging/logger';
+import { tempDir } from '../support/tempDirs';
 
 const candle = hourCandle;
 
@@ -168,7 +167,7 @@ describe('trading engine', () => {
     // SQLite checks expected revisions at commit, after every racer has
     // read the stream: racing writers would land in a shuffled order.
     const sqlite = new SqliteEventStore({
-      path: path.join(mkdtempSync(path.join(os.tmpdir(), 'mirai-')), 'e.db'),
+      path: path.join(tempDir('engine'), 'e.db'),
     });
     const engine = new TradingEngine(sqlite, silentLogger, config());
     await engine.start();

@@ -1,12 +1,12 @@
 import { expect } from 'chai';
 import { ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import {
   DataDirInUseError,
   lockDataDir,
 } from '../../infrastructure/dataDirLock';
+import { tempDir } from '../support/tempDirs';
 
 /** Another process holding the lock until it is killed. */
 const holdInChild = async (dir: string): Promise<ChildProcess> => {
@@ -35,7 +35,7 @@ const holdInChild = async (dir: string): Promise<ChildProcess> => {
 };
 
 describe('data folder lock', () => {
-  const folder = () => mkdtempSync(path.join(tmpdir(), 'mirai-lock-'));
+  const folder = () => tempDir('lock');
 
   it('lets one holder in at a time, and the next one after a release', () => {
     const dir = folder();

@@ -1,7 +1,5 @@
 import Database from 'better-sqlite3';
 import { expect } from 'chai';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { RecordedEvent } from '../../application/eventStore';
 import { InMemoryEventStore } from '../../infrastructure/eventStore';
@@ -12,6 +10,7 @@ import {
   ReadModelDb,
 } from '../../projections';
 import { duplicatingStore, snapshot } from './support';
+import { tempDir } from '../support/tempDirs';
 
 /** Counts events per type into a table; throws on a type it is told to. */
 class CountingProjection implements Projection {
@@ -163,7 +162,7 @@ describe('ProjectionRuntime', () => {
   });
 
   it('goes on from a checkpoint written before event identities were kept', async () => {
-    const file = join(mkdtempSync(join(tmpdir(), 'mirai-old-')), 'rm.db');
+    const file = join(tempDir('old'), 'rm.db');
     const old = new Database(file);
     old.exec(`CREATE TABLE projection_checkpoints (
       name TEXT PRIMARY KEY, position INTEGER NOT NULL)`);
@@ -203,10 +202,7 @@ describe('ProjectionRuntime', () => {
 
   it('resumes after a restart from its checkpoint, folding nothing twice', async () => {
     const store = new InMemoryEventStore();
-    const file = join(
-      mkdtempSync(join(tmpdir(), 'mirai-rm-')),
-      'readmodels.db',
-    );
+    const file = join(tempDir('rm'), 'readmodels.db');
     await appendEvents(store, ['X', 'Y']);
     let db = openReadModelDb(file);
     let runtime = new ProjectionRuntime({
@@ -292,7 +288,7 @@ describe('ProjectionRuntime', () => {
 
   it('waits out another connection holding the read-model file, failing no projection', async () => {
     const store = new InMemoryEventStore();
-    const file = join(mkdtempSync(join(tmpdir(), 'mirai-busy-')), 'rm.db');
+    const file = join(tempDir('busy'), 'rm.db');
     const db = openReadModelDb(file, { busyTimeoutMs: 20 });
     const lines: string[] = [];
     const runtime = new ProjectionRuntime({

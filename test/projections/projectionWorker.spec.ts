@@ -1,6 +1,5 @@
 import { expect } from 'chai';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Subject } from 'rxjs';
 import { SqliteEventStore } from '../../infrastructure/eventStore';
@@ -9,6 +8,7 @@ import {
   ProjectionWorker,
   ReadModelQueries,
 } from '../../projections';
+import { tempDir } from '../support/tempDirs';
 
 /** A candle event as the engine writes it, for the market read model. */
 const candle = (openTime: number, close: string) => ({
@@ -40,7 +40,7 @@ describe('ProjectionWorker (read models on a thread of their own)', () => {
     });
 
   beforeEach(() => {
-    dir = mkdtempSync(join(tmpdir(), 'mirai-worker-'));
+    dir = tempDir('worker');
     store = new SqliteEventStore({ path: join(dir, 'events.db') });
     errors.length = 0;
   });

@@ -1,8 +1,7 @@
-import { mkdtempSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { silentLogger } from '../../infrastructure/logging/logger';
 import { MiraiSettings, RunningMirai, startMirai } from '../../server';
+import { tempDir } from './tempDirs';
 
 /** The real market data the team keeps beside the repository. */
 export const MARKET_DATA = path.resolve(
@@ -11,8 +10,7 @@ export const MARKET_DATA = path.resolve(
 );
 export const ADMIN_PASSWORD = 'test-admin-password';
 
-export const tempDataDir = (): string =>
-  mkdtempSync(path.join(os.tmpdir(), 'mirai-test-'));
+export const tempDataDir = (): string => tempDir('test');
 
 export interface TestServer {
   running: RunningMirai;

@@ -1,6 +1,4 @@
 import type { AddressInfo } from 'node:net';
-import { mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import express from 'express';
 import { WrongExpectedVersionError } from '../../../application/eventStore';
@@ -36,6 +34,7 @@ import {
   createMetrics,
   type MiraiMetrics,
 } from '../../../infrastructure/metrics';
+import { tempDir } from '../../support/tempDirs';
 
 /** The password of every fixture user: `<role>-password`. */
 export const passwordOf = (role: Role) => `${role}-password`;
@@ -47,7 +46,7 @@ let usersFile: Promise<string> | undefined;
 /** A users file with one user per role, named after the role. */
 export const fixtureUsersFile = (): Promise<string> =>
   (usersFile ??= (async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'mirai-users-'));
+    const dir = tempDir('users');
     const file = join(dir, 'users.json');
     for (const role of ROLES) await addUser(file, role, passwordOf(role), role);
     return file;

@@ -1,11 +1,10 @@
-import { chmod, mkdtemp, stat } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { chmod, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import { loadSigningSecret } from '../../../infrastructure/auth';
+import { tempDir } from '../../support/tempDirs';
 
-const freshFile = async () =>
-  join(await mkdtemp(join(tmpdir(), 'mirai-secret-')), 'jwt-secret');
+const freshFile = async () => join(tempDir('secret'), 'jwt-secret');
 
 describe('loadSigningSecret', () => {
   it('generates 32 bytes into a 0600 file and reuses them', async () => {

@@ -1,5 +1,4 @@
-import { mkdtemp, readFile, stat } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import {
@@ -8,9 +7,9 @@ import {
   readUsers,
   verifyUser,
 } from '../../../infrastructure/auth';
+import { tempDir } from '../../support/tempDirs';
 
-const freshFile = async () =>
-  join(await mkdtemp(join(tmpdir(), 'mirai-users-')), 'config', 'users.json');
+const freshFile = async () => join(tempDir('users'), 'config', 'users.json');
 
 describe('userStore', () => {
   it('stores only an scrypt hash, in a file of mode 0600', async () => {

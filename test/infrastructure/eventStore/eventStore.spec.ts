@@ -1,6 +1,5 @@
 import { expect } from 'chai';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { WrongExpectedVersionError } from '../../../application/eventStore';
 import {
@@ -14,9 +13,10 @@ import {
   SqliteWriter,
 } from '../../../infrastructure/eventStore/sqliteWriter';
 import { eventStoreContract } from './eventStoreContract';
+import { tempDir } from '../../support/tempDirs';
 
 const tempDatabase = (): { path: string; remove: () => void } => {
-  const dir = mkdtempSync(join(tmpdir(), 'mirai-events-'));
+  const dir = tempDir('events');
   return {
     path: join(dir, 'events.db'),
     remove: () => rmSync(dir, { recursive: true, force: true }),

@@ -1,6 +1,5 @@
 import { expect } from 'chai';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'fs';
-import { tmpdir } from 'os';
+import { readFileSync, rmSync, writeFileSync } from 'fs';
 import path from 'path';
 import { gzipSync } from 'zlib';
 import { MiraiError } from '../../../domain/errors';
@@ -9,6 +8,7 @@ import {
   inferCandleFileInfo,
   loadCandleFile,
 } from '../../../infrastructure/marketData';
+import { tempDir } from '../../support/tempDirs';
 
 const MARKET = path.resolve(__dirname, '../../../../shared/data/market');
 const BTC_1H = path.join(MARKET, 'BTC_USDT-1h.json');
@@ -25,7 +25,7 @@ describe('candleFileParser', () => {
   };
 
   before(() => {
-    dir = mkdtempSync(path.join(tmpdir(), 'mirai-candles-'));
+    dir = tempDir('candles');
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
 

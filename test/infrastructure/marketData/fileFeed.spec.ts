@@ -1,6 +1,5 @@
 import { expect } from 'chai';
-import { mkdtempSync, rmSync, writeFileSync } from 'fs';
-import { tmpdir } from 'os';
+import { rmSync, writeFileSync } from 'fs';
 import path from 'path';
 import type { Candle } from '../../../domain/market/candle';
 import {
@@ -13,6 +12,7 @@ import {
   FileFeed,
   FileFeedProgress,
 } from '../../../infrastructure/marketData';
+import { tempDir } from '../../support/tempDirs';
 
 const MARKET = path.resolve(__dirname, '../../../../shared/data/market');
 const BTC_1H = path.join(MARKET, 'BTC_USDT-1h.json');
@@ -214,7 +214,7 @@ describe('FileFeed', () => {
   });
 
   it('logs bad rows as JSON lines and passes them to onIssue', async () => {
-    const dir = mkdtempSync(path.join(tmpdir(), 'mirai-feed-'));
+    const dir = tempDir('feed');
     try {
       const file = path.join(dir, 'BTC_USDT-1m.json');
       writeFileSync(file, '[[0,1,2,0.5,1,3],\n[60000,1,2,3,1,3]]');
