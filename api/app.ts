@@ -91,7 +91,12 @@ export const createApp = (deps: AppDependencies): Express => {
     '/auth',
     mountedAt(
       '/auth',
-      createAuthRouter({ tokens: deps.tokens, usersFile: deps.usersFile, log }),
+      createAuthRouter({
+        tokens: deps.tokens,
+        usersFile: deps.usersFile,
+        log,
+        info: (message, fields) => deps.logger.info(message, fields),
+      }),
     ),
   );
   app.use(

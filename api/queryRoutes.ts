@@ -272,7 +272,8 @@ export const queryRoutes = (read: ReadSide, mode = 'simulation'): Router => {
         pattern.length === 0 ||
         pattern.length > 200
       ) {
-        throw invalid("'pattern' must be a string of 1 to 200 characters");
+        const problem = "'pattern' must be a string of 1 to 200 characters";
+        throw invalid(problem, { errors: [{ field: 'pattern', problem }] });
       }
       const invalidated = read.cache.invalidate(pattern);
       res.json({ status: 'success', data: { pattern, invalidated } });

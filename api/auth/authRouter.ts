@@ -57,8 +57,10 @@ export interface AuthRouterOptions {
   readonly tokens: TokenService;
   /** The users file, read on every login so new users count at once. */
   readonly usersFile: string;
-  /** Told of each login and refresh, never of a password. */
+  /** Told of each failed login (a warning), never of a password. */
   readonly log?: (message: string, fields?: Record<string, unknown>) => void;
+  /** Told of each login and refresh that succeeds; default `log`. */
+  readonly info?: (message: string, fields?: Record<string, unknown>) => void;
 }
 
 /**
@@ -78,6 +80,7 @@ export const createAuthRouter = ({
   tokens,
   usersFile,
   log,
+  info = log,
 }: AuthRouterOptions): Router => {
   const router = Router();
 
@@ -106,7 +109,7 @@ export const createAuthRouter = ({
         return sendError(res, badCredentials());
       }
 
-      log?.('login', { username: user.username, role: user.role });
+      info?.('login', { username: user.username, role: user.role });
       const refresh = tokens.issue(user, 'refresh');
       const { access_token, token_type, expires_in, role } = accessFor(user);
       sendTokens(res, {
@@ -133,7 +136,7 @@ export const createAuthRouter = ({
       const user = await findUser(usersFile, claimed.username);
       if (!user) throw new MiraiError('UNAUTHORIZED', 'Invalid token');
 
-      log?.('token refreshed', { username: user.username, role: user.role });
+      info?.('token refreshed', { username: user.username, role: user.role });
       sendTokens(res, accessFor(user));
     } catch (error) {
       if (error instanceof MiraiError) return sendError(res, error);

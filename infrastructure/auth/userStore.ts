@@ -24,7 +24,11 @@ export const MIN_PASSWORD_LENGTH = 8;
 
 const MAX_PASSWORD_LENGTH = 1024;
 
-const invalid = (message: string) => new MiraiError('INVALID_REQUEST', message);
+/** A malformed field, in the documented form: `details.errors` names it. */
+const invalid = (field: string, message: string) =>
+  new MiraiError('INVALID_REQUEST', message, {
+    errors: [{ field, problem: message }],
+  });
 
 const parseUsers = (text: string, file: string): StoredUser[] => {
   const data = JSON.parse(text) as { users?: unknown };
@@ -85,14 +89,18 @@ const addUnqueued = async (
   role: Role,
 ): Promise<void> => {
   if (!USERNAME.test(username)) {
-    throw invalid('Username must be 1-64 letters, digits, ".", "_" or "-"');
+    throw invalid(
+      'username',
+      'Username must be 1-64 letters, digits, ".", "_" or "-"',
+    );
   }
-  if (!isRole(role)) throw invalid(`Unknown role '${String(role)}'`);
+  if (!isRole(role)) throw invalid('role', `Unknown role '${String(role)}'`);
   if (
     password.length < MIN_PASSWORD_LENGTH ||
     password.length > MAX_PASSWORD_LENGTH
   ) {
     throw invalid(
+      'password',
       `Password must be ${MIN_PASSWORD_LENGTH}-${MAX_PASSWORD_LENGTH} ` +
         'characters',
     );

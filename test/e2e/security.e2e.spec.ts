@@ -241,6 +241,20 @@ describe('security through the real server (e2e)', () => {
         body: { ...newUser, role: 'root' },
       });
       expectError(bad, 400, 'INVALID_REQUEST');
+      // Malformed fields are listed in details.errors, as the README says.
+      const short = await request('POST', '/api/admin/users', {
+        token: tokens.admin,
+        body: { ...newUser, password: 'short' },
+      });
+      expectError(short, 400, 'INVALID_REQUEST');
+      expect(short.body.error.details.errors[0].field).to.equal('password');
+      const noPattern = await request(
+        'POST',
+        '/api/performance/cache/invalidate',
+        { token: tokens.admin, body: {} },
+      );
+      expectError(noPattern, 400, 'INVALID_REQUEST');
+      expect(noPattern.body.error.details.errors[0].field).to.equal('pattern');
       const added = await request('POST', '/api/admin/users', {
         token: tokens.admin,
         body: newUser,
