@@ -115,6 +115,8 @@ interface ValidOrder {
   referencePrice: Decimal;
   /** The part of the quantity that opens or adds exposure. */
   openingQuantity: Decimal;
+  /** Margin the opening part needs at the reference price. */
+  openingMargin: Decimal;
 }
 
 type Refusal = { code: string; reason: string };
@@ -178,7 +180,7 @@ const placeOrder = (
       leverage: checked.leverage,
       strategy: command.strategy ?? 'manual',
       parentOrderId: null,
-      reservedMargin: toText(roundMoney(openingMargin(checked))),
+      reservedMargin: toText(roundMoney(checked.openingMargin)),
       at: command.at,
     },
   };
@@ -205,9 +207,6 @@ const reducibleSize = (
 /** Quantity of an order that opens or adds exposure, not reduces it. */
 const openingQuantity = (quantity: Decimal, reducible: Decimal): Decimal =>
   Decimal.max(ZERO, quantity.sub(reducible));
-
-const openingMargin = (order: ValidOrder) =>
-  order.openingQuantity.mul(order.referencePrice).div(order.leverage);
 
 const optionalPrice = (
   value: unknown,
@@ -314,14 +313,16 @@ const validateOrder = (
       ? Decimal.add(1, command.slippageRate)
       : Decimal.sub(1, command.slippageRate);
   const referencePrice = price ?? market.lastPrice.mul(slip);
-  const stopSide = checkExitSides(
-    command.side,
-    Decimal.min(referencePrice, market.lastPrice),
-    Decimal.max(referencePrice, market.lastPrice),
-    stopLoss,
-    takeProfit,
-  );
-  if (stopSide) return stopSide;
+  if (stopLoss || takeProfit) {
+    const stopSide = checkExitSides(
+      command.side,
+      Decimal.min(referencePrice, market.lastPrice),
+      Decimal.max(referencePrice, market.lastPrice),
+      stopLoss,
+      takeProfit,
+    );
+    if (stopSide) return stopSide;
+  }
 
   const notional = quantity.mul(referencePrice);
   if (notional.lt(rules.minNotional)) {
@@ -342,11 +343,14 @@ const validateOrder = (
     leverage,
     referencePrice,
     openingQuantity: opening,
+    // An order that only reduces needs no margin: a full account must
+    // always be able to close what it holds.
+    openingMargin: opening.isZero()
+      ? ZERO
+      : opening.mul(referencePrice).div(leverage),
   };
-  // An order that only reduces needs no margin: a full account must
-  // always be able to close what it holds.
   if (opening.isZero()) return order;
-  const required = openingMargin(order).add(notional.mul(command.takerFeeRate));
+  const required = order.openingMargin.add(notional.mul(command.takerFeeRate));
   const available = availableBalance(state);
   if (required.gt(available)) {
     return refuse(
