@@ -1,7 +1,7 @@
 import type { FillOrder, OpenOrder } from '../domain/account';
 import type { Candle } from '../domain/market/candle';
 import { symbolRules } from '../domain/market/symbols';
-import { Decimal, roundMoney } from '../domain/money';
+import { Decimal, roundMoney, slippageFactor } from '../domain/money';
 
 /** How the simulated exchange prices fills. */
 export interface PaperExchangeConfig {
@@ -36,10 +36,7 @@ export const takerPrice = (
   price: Decimal,
   slippageRate: Decimal,
 ): Decimal => {
-  const slipped =
-    side === 'BUY'
-      ? price.mul(Decimal.add(1, slippageRate))
-      : price.mul(Decimal.sub(1, slippageRate));
+  const slipped = price.mul(slippageFactor(side, slippageRate));
   const tick = symbolRules(symbol)?.tickSize ?? new Decimal('0.00000001');
   return toTick(slipped, tick, side);
 };

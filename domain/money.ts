@@ -37,3 +37,22 @@ export const roundMoney = (value: Decimal): Decimal =>
 export const toText = (value: Decimal): string => value.toFixed();
 
 export const ZERO = new Decimal(0);
+
+const slippageFactors = new WeakMap<Decimal, { BUY: Decimal; SELL: Decimal }>();
+
+/**
+ * What a price is multiplied by when a taker order slips by `rate`
+ * against it: 1 + rate for a buy, 1 − rate for a sell. Worked out once
+ * per rate (the configured one, every order).
+ */
+export const slippageFactor = (
+  side: 'BUY' | 'SELL',
+  rate: Decimal,
+): Decimal => {
+  let factors = slippageFactors.get(rate);
+  if (!factors) {
+    factors = { BUY: Decimal.add(1, rate), SELL: Decimal.sub(1, rate) };
+    slippageFactors.set(rate, factors);
+  }
+  return factors[side];
+};

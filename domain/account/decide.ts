@@ -5,6 +5,7 @@ import {
   isMultipleOf,
   parseDecimal,
   roundMoney,
+  slippageFactor,
   toText,
   ZERO,
 } from '../money';
@@ -308,11 +309,9 @@ const validateOrder = (
 
   // A MARKET order trades at the last price moved against it by slippage;
   // margin and exit levels are checked at that price, not the raw one.
-  const slip =
-    command.side === 'BUY'
-      ? Decimal.add(1, command.slippageRate)
-      : Decimal.sub(1, command.slippageRate);
-  const referencePrice = price ?? market.lastPrice.mul(slip);
+  const referencePrice =
+    price ??
+    market.lastPrice.mul(slippageFactor(command.side, command.slippageRate));
   if (stopLoss || takeProfit) {
     const stopSide = checkExitSides(
       command.side,
