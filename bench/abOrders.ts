@@ -15,7 +15,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
 import {
-  hammer,
+  loadInTurns,
   startBenchServer,
   startOrderBaseline,
   type StartMirai,
@@ -64,25 +64,10 @@ const main = async () => {
       working_tree: await startBenchServer('full', 'inline'),
     };
     const baseline = await startOrderBaseline();
-    const perSecond: Record<string, number[]> = { baseline: [] };
-    const cpu: Record<string, number[]> = {};
     const names = Object.keys(sides);
-    for (const name of names) await hammer(sides[name].url, sides[name].token);
-    for (let run = 0; run < runs; run++) {
-      perSecond.baseline.push(
-        (await hammer(baseline.url, sides.working_tree.token)).perSecond,
-      );
-      // Alternate which side goes first.
-      for (const name of run % 2 === 0 ? names : [...names].reverse()) {
-        const load = await hammer(sides[name].url, sides[name].token);
-        (perSecond[name] ??= []).push(load.perSecond);
-        if (load.cpuMicrosPerRequest !== undefined) {
-          (cpu[name] ??= []).push(load.cpuMicrosPerRequest);
-        }
-      }
-    }
-    baseline.close();
-    for (const side of Object.values(sides)) await side.close();
+    const { perSecond, cpu } = await loadInTurns(baseline, sides, runs, {
+      alternate: true,
+    });
 
     const base = median(perSecond.baseline);
     const figure = (name: string) => ({

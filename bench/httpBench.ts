@@ -56,30 +56,16 @@ export const runHttpBench = async (): Promise<object[]> => {
     full_writer_thread: await startBenchServer('full', 'thread'),
   };
   const baseline = await startOrderBaseline();
-  const token = servers.full.token;
 
   type Name = 'baseline' | keyof typeof servers;
-  const results: Record<Name, number[]> = {
-    baseline: [],
-    full: [],
-    normal: [],
-    full_writer_thread: [],
-  };
+  const { perSecond: results, cpu } = await loadInTurns(
+    baseline,
+    servers,
+    RUNS,
+  );
   // The HTTP thread's CPU per request, µs: steadier than requests/s.
-  const cpu: Record<Name, number[]> = {
-    baseline: [],
-    full: [],
-    normal: [],
-    full_writer_thread: [],
-  };
-  const record = (name: Name, load: Awaited<ReturnType<typeof hammer>>) => {
-    results[name].push(load.perSecond);
-    if (load.cpuMicrosPerRequest !== undefined) {
-      cpu[name].push(load.cpuMicrosPerRequest);
-    }
-  };
   const cpuFigures = (name: Name) =>
-    cpu[name].length === 0
+    cpu[name] === undefined
       ? {}
       : {
           main_thread_cpu_us_per_request: round(median(cpu[name])),
@@ -89,18 +75,6 @@ export const runHttpBench = async (): Promise<object[]> => {
             ),
           }),
         };
-  // Warm-up: JIT and SQLite pages.
-  for (const server of Object.values(servers)) {
-    await hammer(server.url, server.token);
-  }
-  for (let run = 0; run < RUNS; run++) {
-    record('baseline', await hammer(baseline.url, token));
-    for (const [name, server] of Object.entries(servers)) {
-      record(name as Name, await hammer(server.url, server.token));
-    }
-  }
-  baseline.close();
-  for (const server of Object.values(servers)) await server.close();
 
   const base = median(results.baseline);
   const note =
@@ -135,6 +109,53 @@ export const runHttpBench = async (): Promise<object[]> => {
     ours('normal'),
     ours('full_writer_thread'),
   ];
+};
+
+/** A server started by {@link startBenchServer}. */
+export type BenchServer = Awaited<ReturnType<typeof startBenchServer>>;
+
+/** What {@link loadInTurns} measured, by server name and `baseline`. */
+export interface LoadsInTurn {
+  /** Orders (requests) per second of each run. */
+  perSecond: Record<string, number[]>;
+  /** The HTTP thread's CPU per order, µs, of each run; Linux only. */
+  cpu: Record<string, number[]>;
+}
+
+/**
+ * Warms each server up, then `runs` times loads the baseline and each
+ * server in turn, so machine noise hits them alike; with `alternate`, the
+ * servers go in reverse order every other run. Closes them all at the end.
+ */
+export const loadInTurns = async (
+  baseline: { url: string; close: () => void },
+  servers: Record<string, BenchServer>,
+  runs: number,
+  { alternate = false }: { alternate?: boolean } = {},
+): Promise<LoadsInTurn> => {
+  const measured: LoadsInTurn = { perSecond: {}, cpu: {} };
+  const record = (name: string, load: Awaited<ReturnType<typeof hammer>>) => {
+    (measured.perSecond[name] ??= []).push(load.perSecond);
+    if (load.cpuMicrosPerRequest !== undefined) {
+      (measured.cpu[name] ??= []).push(load.cpuMicrosPerRequest);
+    }
+  };
+  const names = Object.keys(servers);
+  const token = servers[names[0]].token;
+  // Warm-up: JIT and SQLite pages.
+  for (const server of Object.values(servers)) {
+    await hammer(server.url, server.token);
+  }
+  for (let run = 0; run < runs; run++) {
+    record('baseline', await hammer(baseline.url, token));
+    const order = alternate && run % 2 === 1 ? [...names].reverse() : names;
+    for (const name of order) {
+      record(name, await hammer(servers[name].url, servers[name].token));
+    }
+  }
+  baseline.close();
+  for (const server of Object.values(servers)) await server.close();
+  return measured;
 };
 
 /** `startMirai` of this checkout, or of another one (see abOrders.ts). */
