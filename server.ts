@@ -6,11 +6,14 @@ import { createApp } from './api/app';
 import { userFromRequest } from './api/auth';
 import { QueryCache } from './api/queryCache';
 import { createRateLimiter, RateLimitTier } from './api/rateLimit';
+import type { Engine } from './application/engine';
 import type { EventStore } from './application/eventStore';
+import type { Logger as LoggerPort } from './application/logger';
 import {
   defaultEngineConfig,
   TradingEngine,
 } from './application/tradingEngine';
+import type { Candle } from './domain/market/candle';
 import { Decimal } from './domain/money';
 import {
   createTokenService,
@@ -32,7 +35,12 @@ import {
   SimulatedFeed,
 } from './infrastructure/marketData';
 import { lockDataDir } from './infrastructure/dataDirLock';
-import { createMetrics, timeAppends } from './infrastructure/metrics';
+import {
+  createMetrics,
+  MiraiMetrics,
+  timeAppends,
+} from './infrastructure/metrics';
+import { EngineThread } from './infrastructure/threads/engineThread';
 import {
   AlertRules,
   createProjections,
@@ -69,6 +77,13 @@ export interface MiraiSettings {
   durability: 'full' | 'normal';
   /** Where SQLite commits run; default `inline`. */
   writer: 'inline' | 'thread';
+  /**
+   * Where the trading engine runs: `thread` (default), a thread of its
+   * own with its own connection to the events file, or `inline`, the
+   * HTTP thread. Only the SQLite store can be shared with a thread; the
+   * others always run it inline.
+   */
+  engine: 'inline' | 'thread';
   feed: FeedSettings;
   initialBalance: string;
   slippageRate: string;
@@ -104,6 +119,7 @@ export const defaultSettings = (): MiraiSettings => ({
   store: 'sqlite',
   durability: 'full',
   writer: 'inline',
+  engine: 'thread',
   feed: { kind: 'simulated', seed: 42, emitEveryMs: 1000, interval: '1m' },
   initialBalance: '10000',
   slippageRate: '0.0005',
@@ -122,7 +138,7 @@ export const defaultSettings = (): MiraiSettings => ({
 export interface RunningMirai {
   url: string;
   port: number;
-  engine: TradingEngine;
+  engine: Engine;
   store: EventStore;
   feed: MarketFeed | null;
   /** The projections behind every GET, and the queries over them. */
@@ -139,13 +155,13 @@ export interface RunningMirai {
 
 const buildFeed = (
   settings: FeedSettings,
-  engine: TradingEngine,
+  lastCandles: Candle[],
   logger: Logger,
 ): MarketFeed | null => {
   // Resume after the newest candle already in the store.
   const lastOpenTimes: Record<string, number> = {};
-  for (const symbol of engine.prices.symbols()) {
-    lastOpenTimes[symbol] = engine.prices.candle(symbol)!.openTime;
+  for (const candle of lastCandles) {
+    lastOpenTimes[candle.symbol] = candle.openTime;
   }
   switch (settings.kind) {
     case 'none':
@@ -154,8 +170,8 @@ const buildFeed = (
       // Carry on from the last stored closes, not from the seed's start
       // prices: a restart must not make the market jump.
       const startPrices: Record<string, string> = { ...DEFAULT_START_PRICES };
-      for (const symbol of engine.prices.symbols()) {
-        startPrices[symbol] = engine.prices.lastPrice(symbol)!.toString();
+      for (const candle of lastCandles) {
+        startPrices[candle.symbol] = candle.close.toString();
       }
       return new SimulatedFeed({
         startPrices,
@@ -219,6 +235,67 @@ const startProjections = async (
   return { projections, readModelDb };
 };
 
+const engineConfig = (settings: MiraiSettings) => ({
+  initialBalance: settings.initialBalance,
+  slippageRate: settings.slippageRate,
+  takerFeeRate: settings.takerFeeRate,
+  makerFeeRate: settings.makerFeeRate,
+  defaultLeverage: settings.defaultLeverage,
+  maxPriceAgeMs: settings.maxPriceAgeMs,
+});
+
+/** The engine on the HTTP thread, over `store`. */
+const startInlineEngine = async (
+  store: EventStore,
+  settings: MiraiSettings,
+  metrics: MiraiMetrics,
+  logger: LoggerPort,
+): Promise<Engine> => {
+  const config = engineConfig(settings);
+  const engine = new TradingEngine(
+    timeAppends(store, metrics.eventStoreAppendDuration),
+    logger,
+    {
+      ...defaultEngineConfig(),
+      initialBalance: new Decimal(config.initialBalance),
+      exchange: {
+        slippageRate: new Decimal(config.slippageRate),
+        takerFeeRate: new Decimal(config.takerFeeRate),
+        makerFeeRate: new Decimal(config.makerFeeRate),
+      },
+      defaultLeverage: config.defaultLeverage,
+      maxPriceAgeMs: config.maxPriceAgeMs,
+    },
+  );
+  await engine.start();
+  return engine;
+};
+
+/**
+ * The engine on a thread of its own, writing through its own connection
+ * to the events file `store` reads: its commits move `store`'s known head
+ * and wake the projections as `store`'s own would.
+ */
+const startEngineThread = (
+  store: SqliteEventStore,
+  settings: MiraiSettings,
+  metrics: MiraiMetrics,
+  logger: LoggerPort,
+): Promise<Engine> =>
+  EngineThread.start({
+    settings: {
+      eventsPath: path.join(settings.dataDir, 'events.db'),
+      durability: settings.durability,
+      writer: settings.writer,
+      accountId: defaultEngineConfig().accountId,
+      ...engineConfig(settings),
+    },
+    log: logger,
+    onCommitted: (head) => store.committedElsewhere(head),
+    onAppendSeconds: (seconds) =>
+      metrics.eventStoreAppendDuration.observe(seconds),
+  });
+
 /** The composition root: opens the store, wires everything, listens. */
 export const startMirai = async (
   overrides: Partial<MiraiSettings> = {},
@@ -246,32 +323,27 @@ const serve = async (settings: MiraiSettings): Promise<RunningMirai> => {
   const logger = settings.logger ?? createLogger('mirai');
   const now = settings.now ?? Date.now;
 
+  const engineOnThread =
+    settings.engine === 'thread' && settings.store === 'sqlite';
   const store = await openEventStore({
     kind: settings.store,
     path: path.join(settings.dataDir, 'events.db'),
     connectionString: settings.eventStoreConnectionString,
     durability: settings.durability,
-    writer: settings.writer,
+    // With the engine on its thread, this connection only reads.
+    writer: engineOnThread ? 'inline' : settings.writer,
   });
   const metrics = createMetrics();
-  const engine = new TradingEngine(
-    timeAppends(store, metrics.eventStoreAppendDuration),
-    logger,
-    {
-      ...defaultEngineConfig(),
-      initialBalance: new Decimal(settings.initialBalance),
-      exchange: {
-        slippageRate: new Decimal(settings.slippageRate),
-        takerFeeRate: new Decimal(settings.takerFeeRate),
-        makerFeeRate: new Decimal(settings.makerFeeRate),
-      },
-      defaultLeverage: settings.defaultLeverage,
-      maxPriceAgeMs: settings.maxPriceAgeMs,
-    },
-  );
-  await engine.start();
+  const engine = engineOnThread
+    ? await startEngineThread(
+        store as SqliteEventStore,
+        settings,
+        metrics,
+        logger,
+      )
+    : await startInlineEngine(store, settings, metrics, logger);
 
-  const accountId = engine.config.accountId;
+  const accountId = engine.accountId;
   const { projections, readModelDb } = await startProjections(
     store,
     settings,
@@ -299,25 +371,10 @@ const serve = async (settings: MiraiSettings): Promise<RunningMirai> => {
       lag: Math.max(0, Number(head - status.checkpoint)),
     }));
   });
-  engine.updates.subscribe(({ events }) => {
-    for (const event of events) {
-      const data = event.data as Record<string, string>;
-      const status = {
-        OrderPlaced: 'placed',
-        OrderRejected: 'rejected',
-        OrderFilled: 'filled',
-        OrderCancelled: 'cancelled',
-      }[event.type];
-      if (status && data.symbol) {
-        metrics.recordOrder({
-          symbol: data.symbol,
-          side: data.side ?? 'none',
-          status,
-        });
-      }
-      if (event.type === 'OrderFilled') {
-        metrics.pnlTotal.inc({ symbol: data.symbol }, Number(data.realizedPnl));
-      }
+  engine.activity.subscribe(({ symbol, side, status, realizedPnl }) => {
+    metrics.recordOrder({ symbol, side, status });
+    if (realizedPnl !== null) {
+      metrics.pnlTotal.inc({ symbol }, Number(realizedPnl));
     }
   });
 
@@ -362,7 +419,8 @@ const serve = async (settings: MiraiSettings): Promise<RunningMirai> => {
       queries,
       cache: queryCache,
       maxWaitMs: settings.maxReadWaitMs,
-      // Every write made through this server goes through `store`.
+      // Every write made through this server goes through `store`, or
+      // through the engine thread, which tells `store` of its commits.
       knownHead:
         store instanceof SqliteEventStore
           ? () => store.knownHeadPosition()
@@ -399,7 +457,7 @@ const serve = async (settings: MiraiSettings): Promise<RunningMirai> => {
   const port = (server.address() as AddressInfo).port;
   const url = `http://${settings.host}:${port}`;
 
-  const feed = buildFeed(settings.feed, engine, logger);
+  const feed = buildFeed(settings.feed, await engine.lastCandles(), logger);
   feed?.start((candle) => engine.ingestCandle(candle).then(() => undefined));
   feed?.done.then(
     (result) => {
@@ -449,6 +507,7 @@ const serve = async (settings: MiraiSettings): Promise<RunningMirai> => {
         });
         server.closeIdleConnections();
       });
+      await engine.stop();
       await projections.stop();
       await store.close();
       readModelDb.close();

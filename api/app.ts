@@ -1,7 +1,7 @@
 import express, { Express } from 'express';
 import type { EventStore } from '../application/eventStore';
 import type { Logger } from '../application/logger';
-import type { TradingEngine } from '../application/tradingEngine';
+import type { Engine } from '../application/engine';
 import type { TokenService } from '../infrastructure/auth';
 import type { MiraiMetrics } from '../infrastructure/metrics';
 import { authenticate, createAuthRouter, requireRole } from './auth';
@@ -30,7 +30,7 @@ import { tradingRoutes } from './tradingRoutes';
 
 /** Everything the HTTP layer is given by the composition root. */
 export interface AppDependencies {
-  engine: TradingEngine;
+  engine: Engine;
   store: EventStore;
   logger: Logger;
   metrics: MiraiMetrics;

@@ -1,5 +1,5 @@
 import { Request, Router } from 'express';
-import type { TradingEngine } from '../application/tradingEngine';
+import type { Engine } from '../application/engine';
 import { MiraiError } from '../domain/errors';
 import { SUPPORTED_SYMBOLS } from '../domain/market/symbols';
 import { requireRole } from './auth';
@@ -43,10 +43,7 @@ const optionalText = (raw: unknown, name: string): string | undefined => {
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,128}$/;
 
 /** `/api/trading/*`: orders; positions and trades from the read models. */
-export const tradingRoutes = (
-  engine: TradingEngine,
-  read: ReadSide,
-): Router => {
+export const tradingRoutes = (engine: Engine, read: ReadSide): Router => {
   const router = Router();
 
   router.post('/order', async (req, res, next) => {
@@ -145,8 +142,14 @@ export const tradingRoutes = (
     });
   }
 
-  router.get('/orders', (_req, res) => {
-    const orders = [...engine.accountState().openOrders.values()].map((o) => ({
+  router.get('/orders', async (_req, res, next) => {
+    let open;
+    try {
+      open = await engine.openOrders();
+    } catch (error) {
+      return next(error);
+    }
+    const orders = open.map((o) => ({
       order_id: o.orderId,
       symbol: o.symbol,
       side: o.side,

@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { Subject } from 'rxjs';
+import { map, mergeAll, Observable, Subject } from 'rxjs';
 import {
   AccountCommand,
   AccountEvent,
   AccountState,
   accountStream,
+  OpenOrder,
   decide,
   evolve,
   foldAccount,
@@ -31,6 +32,7 @@ import {
   GENESIS_HASH,
 } from './hashChain';
 import type { Logger } from './logger';
+import { Engine, OrderActivity, orderActivityOf } from './engine';
 import { MarketPrices } from './marketPrices';
 import {
   candleFills,
@@ -159,7 +161,7 @@ const expectedFrom = (cursor: StreamCursor): ExpectedRevision =>
  * If an append fails, the state is reloaded from the store before the next
  * command.
  */
-export class TradingEngine {
+export class TradingEngine implements Engine {
   private state: AccountState = initialAccountState();
   private account: StreamCursor = { revision: -1n, hash: GENESIS_HASH };
   private readonly markets = new Map<string, StreamCursor>();
@@ -172,6 +174,10 @@ export class TradingEngine {
   private stale = false;
   readonly prices: MarketPrices;
   readonly updates = new Subject<EngineUpdate>();
+  readonly activity: Observable<OrderActivity> = this.updates.pipe(
+    map(({ events }) => orderActivityOf(events)),
+    mergeAll(),
+  );
   private readonly stream: string;
 
   constructor(
@@ -643,5 +649,23 @@ export class TradingEngine {
 
   accountState(): AccountState {
     return this.state;
+  }
+
+  get accountId(): string {
+    return this.config.accountId;
+  }
+
+  async openOrders(): Promise<OpenOrder[]> {
+    return [...this.state.openOrders.values()];
+  }
+
+  /**
+   * Nothing of its own to stop: closing its store lets the appends still
+   * pending land.
+   */
+  async stop(): Promise<void> {}
+
+  async lastCandles(): Promise<Candle[]> {
+    return this.prices.symbols().map((symbol) => this.prices.candle(symbol)!);
   }
 }

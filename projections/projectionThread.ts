@@ -5,6 +5,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { SqliteEventStore } from '../infrastructure/eventStore/sqliteEventStore';
+import { portableFields } from '../infrastructure/threads/portableFields';
 import { createProjections } from './createProjections';
 import type {
   HostMessage,
@@ -20,27 +21,10 @@ const settings = workerData as ProjectionThreadSettings;
 
 const post = (message: ThreadMessage): void => port.postMessage(message);
 
-/** Log fields as data the host can receive: errors become plain objects. */
-const portable = (
-  fields: Record<string, unknown> | undefined,
-): Record<string, unknown> | undefined => {
-  if (!fields) return undefined;
-  const out: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(fields)) {
-    out[key] =
-      value instanceof Error
-        ? { name: value.name, message: value.message, stack: value.stack }
-        : typeof value === 'function'
-          ? String(value)
-          : value;
-  }
-  return out;
-};
-
 const log =
   (level: 'info' | 'error') =>
   (message: string, fields?: Record<string, unknown>) =>
-    post({ kind: 'log', level, message, fields: portable(fields) });
+    post({ kind: 'log', level, message, fields: portableFields(fields) });
 
 const store = new SqliteEventStore({
   path: settings.eventsPath,

@@ -53,18 +53,26 @@ export interface ProjectionWorkerOptions extends ProjectionThreadSettings {
    */
   commits: Observable<unknown>;
   /**
-   * Least time between two wake-ups, ms; default 10. A commit after a
-   * quiet spell wakes the thread at once; commits closer together than
-   * this share one wake-up, so under load the thread folds larger batches
-   * and reports back less often, and the HTTP thread spends less time on
-   * both.
+   * Least time between two wake-ups while a read waits for the read
+   * models, ms; default 10. A commit after a quiet spell wakes the thread
+   * at once; commits closer together share one wake-up.
    */
   wakeIntervalMs?: number;
+  /**
+   * Least time between two wake-ups under a stream of commits that no
+   * read is waiting for, ms; default 100. The thread then folds larger
+   * batches, less often: less of the machine goes to keeping read models
+   * fresh that nobody reads. A read that needs newer events than the
+   * read models hold brings the next wake-up forward.
+   */
+  unreadWakeIntervalMs?: number;
   log?: ProjectionLog;
 }
 
 /** See {@link ProjectionWorkerOptions.wakeIntervalMs}. */
 export const DEFAULT_WAKE_INTERVAL_MS = 10;
+/** See {@link ProjectionWorkerOptions.unreadWakeIntervalMs}. */
+export const DEFAULT_UNREAD_WAKE_INTERVAL_MS = 100;
 
 const quiet: ProjectionLog = { info: () => undefined, error: () => undefined };
 
@@ -90,6 +98,9 @@ export class ProjectionWorker implements ReadModelRuntime {
   private wakeUps?: Subscription;
   private lastWake = Number.NEGATIVE_INFINITY;
   private wakeTimer: NodeJS.Timeout | null = null;
+  /** When the pending wake-up fires, `performance.now()` time. */
+  private wakeDue = 0;
+  private wakeIntervalMs = DEFAULT_WAKE_INTERVAL_MS;
   private stopped: Promise<void> | null = null;
   private exited = false;
 
@@ -99,6 +110,7 @@ export class ProjectionWorker implements ReadModelRuntime {
       commits: _commits,
       log: _log,
       wakeIntervalMs: _wakeIntervalMs,
+      unreadWakeIntervalMs: _unreadWakeIntervalMs,
       ...settings
     } = options;
     this.worker = startThread(
@@ -117,22 +129,34 @@ export class ProjectionWorker implements ReadModelRuntime {
   ): Promise<ProjectionWorker> {
     const host = new ProjectionWorker(options);
     await host.listen();
-    const interval = options.wakeIntervalMs ?? DEFAULT_WAKE_INTERVAL_MS;
-    host.wakeUps = options.commits.subscribe(() => host.wakeSoon(interval));
+    host.wakeIntervalMs = options.wakeIntervalMs ?? DEFAULT_WAKE_INTERVAL_MS;
+    const unread =
+      options.unreadWakeIntervalMs ?? DEFAULT_UNREAD_WAKE_INTERVAL_MS;
+    host.wakeUps = options.commits.subscribe(() => host.wakeSoon(unread));
     return host;
   }
 
-  /** Wakes the thread now, or once `interval` has passed since the last. */
+  /**
+   * Wakes the thread now, or once `interval` has passed since the last
+   * wake-up; a wake-up already due sooner stands.
+   */
   private wakeSoon(interval: number): void {
-    if (this.wakeTimer) return;
-    const wake = () => {
+    const now = performance.now();
+    const due = Math.max(now, this.lastWake + interval);
+    if (this.wakeTimer) {
+      if (this.wakeDue <= due) return;
+      clearTimeout(this.wakeTimer);
       this.wakeTimer = null;
-      this.lastWake = performance.now();
-      this.post({ kind: 'wake' });
-    };
-    const wait = this.lastWake + interval - performance.now();
-    if (wait <= 0) return wake();
-    this.wakeTimer = setTimeout(wake, wait);
+    }
+    if (due <= now) return this.wake();
+    this.wakeDue = due;
+    this.wakeTimer = setTimeout(() => this.wake(), due - now);
+  }
+
+  private wake(): void {
+    this.wakeTimer = null;
+    this.lastWake = performance.now();
+    this.post({ kind: 'wake' });
   }
 
   private listen(): Promise<void> {
@@ -221,6 +245,10 @@ export class ProjectionWorker implements ReadModelRuntime {
     timeoutMs: number,
     names: readonly string[] = this.names(),
   ): Promise<boolean> {
+    // Someone reads: newer events should be folded soon, not lazily.
+    if (this.lowestCheckpoint(names) < position) {
+      this.wakeSoon(this.wakeIntervalMs);
+    }
     return waitForProjections(
       () => this.current,
       this.progress,

@@ -238,9 +238,23 @@ export class SqliteEventStore implements EventStore {
     return this.head;
   }
 
-  /** Emits after each commit of this store's own appends. */
+  /**
+   * Emits after each commit of this store's own appends, and of another
+   * connection's it is told of (`committedElsewhere`).
+   */
   get commits(): Observable<void> {
     return this.appended.asObservable();
+  }
+
+  /**
+   * Records that another connection to the file (the engine thread's)
+   * committed up to `position`: the known head moves and subscriptions
+   * look now, as after a commit of this store's own.
+   */
+  committedElsewhere(position: bigint): void {
+    if (this.closed || position <= this.head) return;
+    this.head = position;
+    this.appended.next();
   }
 
   /**

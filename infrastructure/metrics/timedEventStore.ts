@@ -1,4 +1,3 @@
-import type { Histogram } from 'prom-client';
 import type {
   AppendResult,
   EventData,
@@ -8,12 +7,12 @@ import type {
 
 /**
  * The same store, with the time each append takes (until it is durable,
- * or fails) observed into `histogram`: what
+ * or fails), in seconds, observed into `histogram`: what
  * `eventstore_append_duration_seconds` shows. Reads pass straight through.
  */
 export const timeAppends = (
   store: EventStore,
-  histogram: Histogram,
+  histogram: { observe(seconds: number): void },
 ): EventStore => ({
   append(
     streamId: string,

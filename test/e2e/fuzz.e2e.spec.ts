@@ -10,6 +10,7 @@ import {
   initialAccountState,
 } from '../../domain/account';
 import { Decimal } from '../../domain/money';
+import type { TradingEngine } from '../../application/tradingEngine';
 import { expectTotalsMatchOrders } from '../support/accountTotals';
 import { addUser } from '../../infrastructure/auth';
 import {
@@ -366,6 +367,9 @@ describe('fuzzing the real server (e2e)', function () {
         speed: 'max',
         maxCandles: 100,
       },
+      // On the HTTP thread, so the last test can read the engine's own
+      // state; every other e2e suite runs the engine on its thread.
+      engine: 'inline',
     });
     await addUser(
       path.join(dataDir, 'users.json'),
@@ -554,7 +558,7 @@ describe('fuzzing the real server (e2e)', function () {
       } as unknown as AccountEvent);
       expectTotalsMatchOrders(folded);
     }
-    const live = server.running.engine.accountState();
+    const live = (server.running.engine as TradingEngine).accountState();
     expect(folded.walletBalance.toFixed()).to.equal(
       live.walletBalance.toFixed(),
     );

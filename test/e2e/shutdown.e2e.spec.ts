@@ -232,7 +232,7 @@ describe('graceful shutdown on SIGTERM during a burst of orders (e2e)', function
       // In-flight orders were finished and answered: the store holds no
       // order whose reply was lost to the shutdown.
       expect(placed.size).to.equal(answered.length);
-      expect(mirai.engine.accountState().openOrders.size).to.equal(0);
+      expect(await mirai.engine.openOrders()).to.have.length(0);
     } finally {
       await mirai.close();
     }

@@ -107,13 +107,14 @@ describe('ProjectionWorker (read models on a thread of their own)', () => {
     expect(error).to.be.instanceOf(Error);
   });
 
-  it('wakes the thread at once after a quiet spell, and once per interval under a burst of commits', async () => {
+  it('wakes the thread at once after a quiet spell, lazily under commits no read waits for, and sooner once a read waits', async () => {
     const commits = new Subject<void>();
     const worker = await ProjectionWorker.start({
       eventsPath: join(dir, 'events.db'),
       readModelsPath: join(dir, 'readmodels.db'),
       commits,
-      wakeIntervalMs: 50,
+      wakeIntervalMs: 20,
+      unreadWakeIntervalMs: 200,
     });
     const wakes: number[] = [];
     const host = worker as unknown as { post: (m: { kind: string }) => void };
@@ -126,11 +127,22 @@ describe('ProjectionWorker (read models on a thread of their own)', () => {
 
     for (let i = 0; i < 100; i++) commits.next();
     expect(wakes.length).to.equal(1); // the first commit, at once
-    await pause(150);
-    expect(wakes.length).to.equal(2); // the other 99 shared one
+    await pause(100);
+    expect(wakes.length).to.equal(1); // no read waits: the rest wait
+
+    // A read needs events the read models lack: the wake-up comes now.
+    await worker.waitFor(5n, 1);
+    expect(wakes.length).to.equal(2);
+    await pause(300);
+    expect(wakes.length).to.equal(2); // nothing was left pending
 
     commits.next(); // after a quiet spell: at once again
     expect(wakes.length).to.equal(3);
+    commits.next();
+    await pause(100);
+    expect(wakes.length).to.equal(3);
+    await pause(200);
+    expect(wakes.length).to.equal(4); // one unread interval after the last
     await worker.stop();
   });
 });
