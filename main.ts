@@ -113,6 +113,15 @@ program
       .choices(['inline', 'thread'])
       .default('inline'),
   )
+  .addOption(
+    new Option(
+      '--engine <where>',
+      "where the trading engine runs: 'thread' (its own, the default with " +
+        "the SQLite store) or 'inline' (the HTTP thread)",
+    )
+      .choices(['inline', 'thread'])
+      .default('thread'),
+  )
   .option(
     '--eventstore <url>',
     'EventStoreDB connection string (with --store eventstoredb)',
@@ -204,6 +213,7 @@ program
       eventStoreConnectionString: options.eventstore,
       durability: options.durability,
       writer: options.writer,
+      engine: options.engine,
       feed,
       initialBalance: options.balance,
       slippageRate: options.slippage,

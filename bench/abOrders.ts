@@ -60,8 +60,11 @@ const main = async () => {
     const otherStart = require(path.join(other.dir, 'server'))
       .startMirai as StartMirai;
     const sides = {
-      [options.against]: await startBenchServer('full', 'inline', otherStart),
-      working_tree: await startBenchServer('full', 'inline'),
+      [options.against]: await startBenchServer(
+        { durability: 'full' },
+        otherStart,
+      ),
+      working_tree: await startBenchServer({ durability: 'full' }),
     };
     const baseline = await startOrderBaseline();
     const names = Object.keys(sides);

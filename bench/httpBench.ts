@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { silentLogger } from '../infrastructure/logging/logger';
-import { startMirai } from '../server';
+import { MiraiSettings, startMirai } from '../server';
 import { CONNECTIONS, measureLoad, SECONDS, startBaseline } from './httpLoad';
 import { median, round } from './stats';
 
@@ -51,9 +51,12 @@ export const hammer = (url: string, token: string) =>
  */
 export const runHttpBench = async (): Promise<object[]> => {
   const servers = {
-    full: await startBenchServer('full', 'inline'),
-    normal: await startBenchServer('normal', 'inline'),
-    full_writer_thread: await startBenchServer('full', 'thread'),
+    full: await startBenchServer({ durability: 'full' }),
+    normal: await startBenchServer({ durability: 'normal' }),
+    full_engine_inline: await startBenchServer({
+      durability: 'full',
+      engine: 'inline',
+    }),
   };
   const baseline = await startOrderBaseline();
 
@@ -79,7 +82,7 @@ export const runHttpBench = async (): Promise<object[]> => {
   const base = median(results.baseline);
   const note =
     'rate limits raised to 1e9/min for the bench; spec defaults 100/50/10; ' +
-    'projections on their own thread';
+    'engine (but for full_engine_inline) and projections on threads of their own';
   const ours = (name: keyof typeof servers) => ({
     bench: `http_orders_mirai_sqlite_${name}`,
     unit: 'orders/s',
@@ -107,7 +110,7 @@ export const runHttpBench = async (): Promise<object[]> => {
     },
     ours('full'),
     ours('normal'),
-    ours('full_writer_thread'),
+    ours('full_engine_inline'),
   ];
 };
 
@@ -167,14 +170,12 @@ export type StartMirai = typeof startMirai;
  * token.
  */
 export const startBenchServer = async (
-  durability: 'full' | 'normal',
-  writer: 'inline' | 'thread',
+  where: Pick<Partial<MiraiSettings>, 'durability' | 'engine'>,
   start: StartMirai = startMirai,
 ) => {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'mirai-bench-'));
   const running = await start({
-    durability,
-    writer,
+    ...where,
     port: 0,
     dataDir,
     logger: silentLogger,

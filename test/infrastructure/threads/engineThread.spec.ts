@@ -1,0 +1,280 @@
+import { expect } from 'chai';
+import path from 'node:path';
+import { WrongExpectedVersionError } from '../../../application/eventStore';
+import { TradingEngine } from '../../../application/tradingEngine';
+import { MiraiError } from '../../../domain/errors';
+import { Decimal } from '../../../domain/money';
+import { SqliteEventStore } from '../../../infrastructure/eventStore';
+import { silentLogger } from '../../../infrastructure/logging/logger';
+import {
+  EngineThread,
+  EngineThreadSettings,
+} from '../../../infrastructure/threads/engineThread';
+import {
+  errorFromWire,
+  errorToWire,
+  openOrderFromWire,
+  openOrderToWire,
+  outcomeFromWire,
+  outcomeToWire,
+} from '../../../infrastructure/threads/engineWire';
+import { hourCandle } from '../../support/candles';
+import { tempDir } from '../../support/tempDirs';
+import { startTestServer } from '../../support/testServer';
+
+const settingsIn = (dir: string): EngineThreadSettings => ({
+  eventsPath: path.join(dir, 'events.db'),
+  durability: 'full',
+  writer: 'inline',
+  accountId: 'main',
+  initialBalance: '10000',
+  slippageRate: '0',
+  takerFeeRate: '0.001',
+  makerFeeRate: '0.001',
+  defaultLeverage: 1,
+  maxPriceAgeMs: 2 * 3_600_000,
+});
+
+describe('engine wire (what crosses between threads)', () => {
+  it('carries an outcome and an open order with their decimals exact', () => {
+    const outcome = {
+      orderId: 'a1',
+      status: 'FILLED' as const,
+      symbol: 'BTCUSDT',
+      side: 'BUY',
+      executedPrice: new Decimal('58450.123456789012345'),
+      executedQuantity: new Decimal('0.29'),
+      at: '2024-01-01T00:00:00.000Z',
+      rejection: null,
+      globalPosition: 2n ** 60n + 1n,
+      replayed: false,
+    };
+    const back = outcomeFromWire(structuredClone(outcomeToWire(outcome)));
+    expect(back.executedPrice!.toFixed()).to.equal('58450.123456789012345');
+    expect(back.executedQuantity.toFixed()).to.equal('0.29');
+    expect(back.globalPosition).to.equal(2n ** 60n + 1n);
+
+    const order = {
+      orderId: 'b2',
+      symbol: 'ETHUSDT',
+      side: 'SELL' as const,
+      orderType: 'LIMIT' as const,
+      role: 'entry' as const,
+      quantity: new Decimal('1.5'),
+      filledQuantity: new Decimal('0.5'),
+      price: new Decimal('3000.01'),
+      triggerPrice: null,
+      stopLoss: new Decimal('3100'),
+      takeProfit: null,
+      leverage: 3,
+      strategy: 'grid',
+      parentOrderId: null,
+      reservedMargin: new Decimal('1000.003333333333'),
+      placedAt: '2024-01-01T00:00:00.000Z',
+    };
+    const again = openOrderFromWire(structuredClone(openOrderToWire(order)));
+    expect(again.price!.toFixed()).to.equal('3000.01');
+    expect(again.triggerPrice).to.equal(null);
+    expect(again.reservedMargin.toFixed()).to.equal('1000.003333333333');
+    expect(again.filledQuantity).to.be.instanceOf(Decimal);
+    expect(again.strategy).to.equal('grid');
+  });
+
+  it('rebuilds errors as the classes the API maps to a status', () => {
+    const mirai = errorFromWire(
+      structuredClone(
+        errorToWire(
+          new MiraiError('ORDER_NOT_FOUND', 'no such order', { order_id: 'x' }),
+        ),
+      ),
+    );
+    expect(mirai).to.be.instanceOf(MiraiError);
+    expect((mirai as MiraiError).code).to.equal('ORDER_NOT_FOUND');
+    expect((mirai as MiraiError).details).to.deep.equal({ order_id: 'x' });
+
+    const race = errorFromWire(
+      structuredClone(
+        errorToWire(new WrongExpectedVersionError('account-main', 4n, 6n)),
+      ),
+    );
+    expect(race).to.be.instanceOf(WrongExpectedVersionError);
+    expect((race as WrongExpectedVersionError).actual).to.equal(6n);
+
+    const disk = new Error('SQLITE_FULL: database or disk is full');
+    const plain = errorFromWire(structuredClone(errorToWire(disk)));
+    expect(plain).not.to.be.instanceOf(MiraiError);
+    expect(plain.message).to.equal(disk.message);
+    expect(plain.stack).to.equal(disk.stack);
+  });
+});
+
+describe('EngineThread (the engine on a thread of its own)', function () {
+  this.timeout(20_000);
+
+  it('trades like the inline engine over the same file, and its state survives a restart', async () => {
+    const dir = tempDir('engine-thread');
+    const engine = await EngineThread.start({
+      settings: settingsIn(dir),
+      log: silentLogger,
+    });
+    const heads: bigint[] = [];
+    const durations: number[] = [];
+    const restarted = await (async () => {
+      await engine.stop();
+      return EngineThread.start({
+        settings: settingsIn(dir),
+        log: silentLogger,
+        onCommitted: (head) => heads.push(head),
+        onAppendSeconds: (seconds) => durations.push(seconds),
+      });
+    })();
+    try {
+      expect(
+        await restarted.ingestCandle(hourCandle(0, 100, 100, 100, 100)),
+      ).to.equal(true);
+      const market = await restarted.placeOrder({
+        symbol: 'BTCUSDT',
+        side: 'BUY',
+        type: 'MARKET',
+        quantity: '0.29',
+        user: 'alice',
+      });
+      expect(market.status).to.equal('FILLED');
+      expect(market.executedPrice!.toFixed()).to.equal('100');
+      expect(market.executedQuantity.toFixed()).to.equal('0.29');
+      // The host heard of the commit before the answer settled.
+      expect(heads[heads.length - 1] >= market.globalPosition).to.equal(true);
+      expect(durations.length).to.be.greaterThan(0);
+
+      const limit = await restarted.placeOrder({
+        symbol: 'BTCUSDT',
+        side: 'BUY',
+        type: 'LIMIT',
+        price: '90',
+        quantity: '0.1',
+        user: 'alice',
+      });
+      const [open] = await restarted.openOrders();
+      expect(open.orderId).to.equal(limit.orderId);
+      expect(open.price!.toFixed()).to.equal('90');
+
+      // An error thrown on the thread arrives as the same kind of error.
+      const missing = await restarted
+        .cancelOrder('nope', 'alice')
+        .catch((error: unknown) => error);
+      expect(missing).to.be.instanceOf(MiraiError);
+      expect((missing as MiraiError).code).to.equal('ORDER_NOT_FOUND');
+
+      const [candle] = await restarted.lastCandles();
+      expect(candle.close.toFixed()).to.equal('100');
+      expect(restarted.nowIso()).to.equal(
+        new Date(candle.closeTime).toISOString(),
+      );
+    } finally {
+      await restarted.stop();
+    }
+
+    // What the thread wrote is what an inline engine reads back.
+    const store = new SqliteEventStore({ path: path.join(dir, 'events.db') });
+    const inline = new TradingEngine(store, silentLogger);
+    await inline.start();
+    const position = inline.accountState().positions.get('BTCUSDT')!;
+    expect(position.size.toFixed()).to.equal('0.29');
+    expect(inline.accountState().openOrders.size).to.equal(1);
+    await store.close();
+  });
+
+  it('answers every command 503 SYSTEM_MAINTENANCE once its thread is gone, waiting or new', async () => {
+    const dir = tempDir('engine-thread');
+    const errors: string[] = [];
+    const engine = await EngineThread.start({
+      settings: settingsIn(dir),
+      log: { ...silentLogger, error: (message) => errors.push(message) },
+    });
+    await engine.ingestCandle(hourCandle(0, 100, 100, 100, 100));
+    const worker = (
+      engine as unknown as { worker: { terminate(): Promise<number> } }
+    ).worker;
+    const waiting = engine
+      .placeOrder({
+        symbol: 'BTCUSDT',
+        side: 'BUY',
+        type: 'MARKET',
+        quantity: '0.2',
+        user: 'alice',
+      })
+      .catch((error: unknown) => error);
+    await worker.terminate();
+    for (const outcome of [
+      await waiting,
+      await engine.openOrders().catch((error: unknown) => error),
+    ]) {
+      // The order sent just before may have been answered first.
+      if (!(outcome instanceof Error)) continue;
+      expect(outcome).to.be.instanceOf(MiraiError);
+      expect((outcome as MiraiError).code).to.equal('SYSTEM_MAINTENANCE');
+    }
+    const later = await engine.openOrders().catch((error: unknown) => error);
+    expect((later as MiraiError).code).to.equal('SYSTEM_MAINTENANCE');
+    expect(errors).to.include('engine thread failed');
+  });
+
+  it('lets commands already sent finish before it stops, and refuses later ones', async () => {
+    const dir = tempDir('engine-thread');
+    const engine = await EngineThread.start({
+      settings: settingsIn(dir),
+      log: silentLogger,
+    });
+    await engine.ingestCandle(hourCandle(0, 100, 100, 100, 100));
+    const orders = Array.from({ length: 20 }, () =>
+      engine.placeOrder({
+        symbol: 'BTCUSDT',
+        side: 'BUY',
+        type: 'MARKET',
+        quantity: '0.2',
+        user: 'alice',
+      }),
+    );
+    const stopped = engine.stop();
+    const outcomes = await Promise.all(orders);
+    await stopped;
+    expect(outcomes.every((o) => o.status === 'FILLED')).to.equal(true);
+    const after = await engine.openOrders().catch((error: unknown) => error);
+    expect((after as MiraiError).code).to.equal('SYSTEM_MAINTENANCE');
+
+    const store = new SqliteEventStore({ path: path.join(dir, 'events.db') });
+    const fills = (await store.readStream('account-main')).filter(
+      (e) => e.type === 'OrderFilled',
+    );
+    expect(fills).to.have.length(20);
+    await store.close();
+  });
+});
+
+describe('the engine thread dying, through the real server', function () {
+  this.timeout(20_000);
+
+  it('answers orders 503 SYSTEM_MAINTENANCE in the error format and keeps serving reads', async () => {
+    const server = await startTestServer({});
+    try {
+      const engine = server.running.engine as unknown as {
+        worker: { terminate(): Promise<number> };
+      };
+      await engine.worker.terminate();
+      const order = await server.call('POST', '/api/trading/order', {
+        symbol: 'BTCUSDT',
+        side: 'BUY',
+        type: 'MARKET',
+        quantity: 0.001,
+      });
+      expect(order.status).to.equal(503);
+      expect(order.body.error.code).to.equal('SYSTEM_MAINTENANCE');
+      expect(order.body.error.message).to.be.a('string');
+      expect(order.body.error.timestamp).to.be.a('string');
+      const health = await server.call('GET', '/api/health');
+      expect(health.status).to.equal(200);
+    } finally {
+      await server.running.close();
+    }
+  });
+});
