@@ -126,6 +126,21 @@ describe('SQLite event store shared by two connections', () => {
     await reopened.close();
   });
 
+  it("knows another connection's commit once told of it, and wakes its subscribers", async () => {
+    let wakes = 0;
+    const counting = first.commits.subscribe(() => wakes++);
+    const theirs = await second.append('s', [{ type: 'A', data: {} }], 'any');
+    first.committedElsewhere(theirs.lastPosition);
+    expect(first.knownHeadPosition()).to.equal(theirs.lastPosition);
+    expect(wakes).to.equal(1);
+    // An older position, or the same one again, changes nothing.
+    first.committedElsewhere(theirs.lastPosition - 1n);
+    first.committedElsewhere(theirs.lastPosition);
+    expect(first.knownHeadPosition()).to.equal(theirs.lastPosition);
+    expect(wakes).to.equal(1);
+    counting.unsubscribe();
+  });
+
   it('delivers events written through another connection to a subscriber', async () => {
     const received = new Promise<bigint>((resolve) => {
       const subscription = first.subscribeAll().subscribe((e) => {
