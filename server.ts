@@ -333,6 +333,13 @@ const serve = async (settings: MiraiSettings): Promise<RunningMirai> => {
     // With the engine on its thread, this connection only reads.
     writer: engineOnThread ? 'inline' : settings.writer,
   });
+  if (settings.engine === 'thread' && !engineOnThread) {
+    logger.info(
+      'the engine runs on the HTTP thread: only the SQLite store ' +
+        'can be shared with a thread of its own',
+      { store: settings.store },
+    );
+  }
   const metrics = createMetrics();
   const engine = engineOnThread
     ? await startEngineThread(
@@ -479,6 +486,7 @@ const serve = async (settings: MiraiSettings): Promise<RunningMirai> => {
     store: settings.store,
     dataDir: settings.dataDir,
     feed: settings.feed.kind,
+    engine: engineOnThread ? 'thread' : 'inline',
     mode: 'simulation',
   });
 

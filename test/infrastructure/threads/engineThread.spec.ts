@@ -21,6 +21,7 @@ import {
 import { hourCandle } from '../../support/candles';
 import { tempDir } from '../../support/tempDirs';
 import { startTestServer } from '../../support/testServer';
+import type { MiraiSettings } from '../../../server';
 
 const settingsIn = (dir: string): EngineThreadSettings => ({
   eventsPath: path.join(dir, 'events.db'),
@@ -255,7 +256,7 @@ describe('the engine thread dying, through the real server', function () {
   this.timeout(20_000);
 
   it('answers orders 503 SYSTEM_MAINTENANCE in the error format and keeps serving reads', async () => {
-    const server = await startTestServer({});
+    const server = await startTestServer({ dataDir: tempDir('engine-thread') });
     try {
       const engine = server.running.engine as unknown as {
         worker: { terminate(): Promise<number> };
@@ -276,5 +277,37 @@ describe('the engine thread dying, through the real server', function () {
     } finally {
       await server.running.close();
     }
+  });
+});
+
+describe('where the engine runs, as the server says', function () {
+  this.timeout(20_000);
+
+  const startLogging = async (settings: Partial<MiraiSettings>) => {
+    const lines: { message: string; fields?: Record<string, unknown> }[] = [];
+    const keep = (message: string, fields?: Record<string, unknown>) =>
+      lines.push({ message, fields });
+    const server = await startTestServer({
+      dataDir: tempDir('engine-where'),
+      logger: { info: keep, warn: keep, error: keep },
+      ...settings,
+    });
+    await server.running.close();
+    return lines;
+  };
+
+  it('runs it on its thread with SQLite, and says so', async () => {
+    const lines = await startLogging({});
+    const started = lines.find((l) => l.message === 'server started');
+    expect(started?.fields?.engine).to.equal('thread');
+  });
+
+  it('runs it inline with a store a thread cannot share, and says why', async () => {
+    const lines = await startLogging({ store: 'memory', engine: 'thread' });
+    const started = lines.find((l) => l.message === 'server started');
+    expect(started?.fields?.engine).to.equal('inline');
+    expect(lines.map((l) => l.message).join('\n')).to.include(
+      'only the SQLite store can be shared',
+    );
   });
 });
