@@ -66,9 +66,12 @@ export const createApp = (deps: AppDependencies): Express => {
     ),
   );
   // Health probes answer before limits and tokens: a monitor polling it
-  // must not be locked out by its own address's other traffic.
+  // must not be locked out by its own address's other traffic. A server
+  // whose engine thread died can still read but never trade again, so it
+  // reports unhealthy: a supervisor should restart it.
   app.get('/api/health', async (_req, res) => {
     try {
+      if (!deps.engine.isRunning()) throw new Error('engine not running');
       await deps.store.headPosition();
       res.json({ status: 'healthy', timestamp: apiTime(Date.now()) });
     } catch {

@@ -38,6 +38,8 @@ export interface Engine {
   readonly activity: Observable<OrderActivity>;
   /** Lets commands already taken finish; later ones fail. */
   stop(): Promise<void>;
+  /** False once the engine can take no more commands (its thread died). */
+  isRunning(): boolean;
 }
 
 const STATUS_OF: Record<string, OrderActivity['status'] | undefined> = {

@@ -665,6 +665,11 @@ export class TradingEngine implements Engine {
    */
   async stop(): Promise<void> {}
 
+  /** On the caller's thread, it runs while the caller does. */
+  isRunning(): boolean {
+    return true;
+  }
+
   async lastCandles(): Promise<Candle[]> {
     return this.prices.symbols().map((symbol) => this.prices.candle(symbol)!);
   }

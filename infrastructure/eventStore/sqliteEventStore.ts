@@ -104,6 +104,8 @@ export class SqliteEventStore implements EventStore {
   /** The head, and the `data_version` it was last read from the file at. */
   private head = 0n;
   private headDataVersion = -1n;
+  /** The highest position `committedElsewhere` was told of. */
+  private toldCommitted = 0n;
   /** Commits on this thread, or hands batches to a writer thread. */
   private readonly writer:
     | { kind: 'inline'; writer: SqliteWriter }
@@ -252,8 +254,12 @@ export class SqliteEventStore implements EventStore {
    * look now, as after a commit of this store's own.
    */
   committedElsewhere(position: bigint): void {
-    if (this.closed || position <= this.head) return;
-    this.head = position;
+    // Compared with what was told before, not with the head: a health
+    // probe may have read the head from the file already, and the
+    // subscriptions still need waking.
+    if (this.closed || position <= this.toldCommitted) return;
+    this.toldCommitted = position;
+    if (position > this.head) this.head = position;
     this.appended.next();
   }
 

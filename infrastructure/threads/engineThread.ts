@@ -158,6 +158,10 @@ export class EngineThread implements Engine {
     });
   }
 
+  isRunning(): boolean {
+    return this.broken === null && this.stopping === null;
+  }
+
   get accountId(): string {
     return this.options.settings.accountId;
   }

@@ -138,6 +138,11 @@ describe('SQLite event store shared by two connections', () => {
     first.committedElsewhere(theirs.lastPosition);
     expect(first.knownHeadPosition()).to.equal(theirs.lastPosition);
     expect(wakes).to.equal(1);
+    // Told after it read the head from the file itself: still wakes.
+    const later = await second.append('s', [{ type: 'B', data: {} }], 'any');
+    expect(await first.headPosition()).to.equal(later.lastPosition);
+    first.committedElsewhere(later.lastPosition);
+    expect(wakes).to.equal(2);
     counting.unsubscribe();
   });
 

@@ -255,7 +255,7 @@ describe('EngineThread (the engine on a thread of its own)', function () {
 describe('the engine thread dying, through the real server', function () {
   this.timeout(20_000);
 
-  it('answers orders 503 SYSTEM_MAINTENANCE in the error format and keeps serving reads', async () => {
+  it('answers orders 503 SYSTEM_MAINTENANCE in the error format, keeps serving reads, and reports itself unhealthy', async () => {
     const server = await startTestServer({ dataDir: tempDir('engine-thread') });
     try {
       const engine = server.running.engine as unknown as {
@@ -272,8 +272,12 @@ describe('the engine thread dying, through the real server', function () {
       expect(order.body.error.code).to.equal('SYSTEM_MAINTENANCE');
       expect(order.body.error.message).to.be.a('string');
       expect(order.body.error.timestamp).to.be.a('string');
+      const positions = await server.call('GET', '/api/trading/positions');
+      expect(positions.status).to.equal(200);
+      // It can never trade again: a supervisor should restart it.
       const health = await server.call('GET', '/api/health');
-      expect(health.status).to.equal(200);
+      expect(health.status).to.equal(503);
+      expect(health.body.status).to.equal('unhealthy');
     } finally {
       await server.running.close();
     }
