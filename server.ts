@@ -14,6 +14,7 @@ import {
   TradingEngine,
 } from './application/tradingEngine';
 import type { Candle } from './domain/market/candle';
+import { MiraiError } from './domain/errors';
 import { Decimal } from './domain/money';
 import {
   createTokenService,
@@ -233,6 +234,29 @@ const startProjections = async (
   });
   await projections.start();
   return { projections, readModelDb };
+};
+
+/** How long a feed waits for an engine thread to come back, ms. */
+const FEED_PATIENCE_MS = 10_000;
+
+/**
+ * Hands a candle to the engine, waiting out an engine thread's restart
+ * (commands meanwhile answer SYSTEM_MAINTENANCE) rather than ending the
+ * feed; an engine gone for longer than {@link FEED_PATIENCE_MS} ends it.
+ */
+const ingestPatiently = async (engine: Engine, candle: Candle) => {
+  const deadline = Date.now() + FEED_PATIENCE_MS;
+  for (;;) {
+    try {
+      await engine.ingestCandle(candle);
+      return;
+    } catch (error) {
+      const restarting =
+        error instanceof MiraiError && error.code === 'SYSTEM_MAINTENANCE';
+      if (!restarting || Date.now() > deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
 };
 
 const engineConfig = (settings: MiraiSettings) => ({
@@ -465,7 +489,7 @@ const serve = async (settings: MiraiSettings): Promise<RunningMirai> => {
   const url = `http://${settings.host}:${port}`;
 
   const feed = buildFeed(settings.feed, await engine.lastCandles(), logger);
-  feed?.start((candle) => engine.ingestCandle(candle).then(() => undefined));
+  feed?.start((candle) => ingestPatiently(engine, candle));
   feed?.done.then(
     (result) => {
       logger.info('feed ended', { ...result });

@@ -106,8 +106,9 @@ interface Waiting {
  *
  * The engine there is the same `TradingEngine`: one writer per account
  * stream, answers only once events are durable. If the thread dies,
- * every command waiting or to come fails with 503 SYSTEM_MAINTENANCE
- * rather than hang; the events already committed are safe in the file.
+ * every command waiting fails with 503 SYSTEM_MAINTENANCE rather than
+ * hang (the events already committed are safe in the file), and so does
+ * every command until a new thread has loaded the account again.
  */
 export class EngineThread implements Engine {
   readonly activity = new Subject<OrderActivity>();
@@ -115,47 +116,99 @@ export class EngineThread implements Engine {
   private outbox: EngineCall[] = [];
   private sendScheduled = false;
   private nextId = 0;
-  private now: string;
+  private now = new Date().toISOString();
+  private worker: Worker | null = null;
+  /** Why no thread takes commands now; null while one does. */
   private broken: Error | null = null;
+  /** A thread being started, until it is ready or has failed. */
+  private launching: Promise<void> | null = null;
+  /** When the thread was restarted within the last minute, ms. */
+  private restarts: number[] = [];
   private stopping: Promise<void> | null = null;
 
-  private constructor(
-    private readonly worker: Worker,
-    private readonly options: EngineThreadOptions,
-    now: string,
-  ) {
-    this.now = now;
-  }
+  private constructor(private readonly options: EngineThreadOptions) {}
 
   /** Starts the thread; resolves once its engine has loaded the account. */
-  static start(options: EngineThreadOptions): Promise<EngineThread> {
+  static async start(options: EngineThreadOptions): Promise<EngineThread> {
+    const host = new EngineThread(options);
+    await host.launch();
+    return host;
+  }
+
+  /** Starts a thread; resolves once its engine is ready for commands. */
+  private launch(): Promise<void> {
     const worker = startThread(
       __filename,
       'engineThreadEntry',
-      options.settings,
+      this.options.settings,
     );
-    return new Promise((resolve, reject) => {
-      let host: EngineThread | null = null;
+    this.launching = new Promise<void>((resolve, reject) => {
+      let ready = false;
       worker.on('message', (message: EngineThreadMessage) => {
         if (message.kind === 'ready') {
-          host = new EngineThread(worker, options, message.now);
-          resolve(host);
+          ready = true;
+          this.worker = worker;
+          this.now = message.now;
+          this.broken = null;
+          resolve();
         } else if (message.kind === 'log') {
-          options.log[message.level](message.message, message.fields);
-        } else {
-          host?.receive(message);
+          this.options.log[message.level](message.message, message.fields);
+        } else if (worker === this.worker) {
+          this.receive(message);
         }
       });
-      worker.on('error', (error) => {
-        if (host) host.fail(error);
-        else reject(error);
-      });
+      worker.on('error', (error) =>
+        ready ? this.threadDied(worker, error) : reject(error),
+      );
       worker.on('exit', (code) => {
         const error = new Error(`engine thread exited (${code})`);
-        if (!host) return reject(error);
-        if (!host.stopping) host.fail(error);
+        if (ready) this.threadDied(worker, error);
+        else reject(error);
       });
+    }).finally(() => {
+      this.launching = null;
     });
+    return this.launching;
+  }
+
+  /**
+   * The thread ended without being asked to: commands waiting fail, and
+   * after a pause a new thread starts, loading the account from the
+   * store as at a restart. After {@link MAX_RESTARTS_PER_MINUTE}
+   * restarts within a minute the engine stays stopped (and
+   * `/api/health` unhealthy) for a supervisor to restart the process.
+   */
+  private threadDied(worker: Worker, error: Error): void {
+    // A thread that fails both errors and exits: handle it once.
+    if (worker !== this.worker || this.stopping) return;
+    this.worker = null;
+    this.fail(error);
+    this.restartLater();
+  }
+
+  private restartLater(): void {
+    const now = Date.now();
+    this.restarts = this.restarts.filter((at) => now - at < 60_000);
+    if (this.restarts.length >= MAX_RESTARTS_PER_MINUTE) {
+      this.options.log.error('engine thread keeps failing; not restarting', {
+        restartsInLastMinute: this.restarts.length,
+      });
+      return;
+    }
+    this.restarts.push(now);
+    const pauseMs = RESTART_PAUSE_MS * 2 ** (this.restarts.length - 1);
+    setTimeout(() => {
+      if (this.stopping) return;
+      this.launch().then(
+        () => this.options.log.info('engine thread restarted', { pauseMs }),
+        (error: unknown) => {
+          this.options.log.error('engine thread failed to restart', {
+            error,
+          });
+          this.restartLater();
+        },
+      );
+    }, pauseMs).unref();
   }
 
   isRunning(): boolean {
@@ -207,13 +260,17 @@ export class EngineThread implements Engine {
    */
   stop(): Promise<void> {
     this.stopping ??= (async () => {
-      if (this.broken) return;
       this.flushOutbox();
-      const exited = new Promise<void>((resolve) =>
-        this.worker.once('exit', () => resolve()),
-      );
-      this.worker.postMessage({ kind: 'stop' } satisfies EngineHostMessage);
-      await exited;
+      // A thread being restarted is let start, then stopped.
+      await this.launching?.catch(() => undefined);
+      const worker = this.worker;
+      if (worker) {
+        const exited = new Promise<void>((resolve) =>
+          worker.once('exit', () => resolve()),
+        );
+        worker.postMessage({ kind: 'stop' } satisfies EngineHostMessage);
+        await exited;
+      }
       this.fail(new Error('engine stopped'));
     })();
     return this.stopping;
@@ -243,7 +300,7 @@ export class EngineThread implements Engine {
 
   private flushOutbox(): void {
     this.sendScheduled = false;
-    if (this.outbox.length === 0) return;
+    if (this.outbox.length === 0 || !this.worker) return;
     const calls = this.outbox;
     this.outbox = [];
     this.worker.postMessage({
@@ -284,6 +341,11 @@ export class EngineThread implements Engine {
     this.outbox = [];
   }
 }
+
+/** Restarts allowed within a minute before the engine stays stopped. */
+const MAX_RESTARTS_PER_MINUTE = 3;
+/** Pause before the first restart, ms; it doubles with each further one. */
+const RESTART_PAUSE_MS = 100;
 
 const unavailable = (cause: Error | null) =>
   new MiraiError(

@@ -29,7 +29,8 @@ export interface TestServer {
 /**
  * Starts a real Mirai server on 127.0.0.1 (random port) with no logging
  * and an admin whose password the test knows; waits until its file feed
- * (if any) has replayed everything it was asked to.
+ * (if any) has replayed everything it was asked to. A simulated feed
+ * keeps running.
  */
 export const startTestServer = async (
   settings: Partial<MiraiSettings>,
@@ -42,7 +43,8 @@ export const startTestServer = async (
     ...settings,
     env: { MIRAI_ADMIN_PASSWORD: ADMIN_PASSWORD, ...settings.env },
   });
-  await running.feed?.done;
+  // A file feed ends; a simulated one runs until the server stops.
+  if (settings.feed?.kind === 'file') await running.feed?.done;
   const url = running.url;
 
   const login = await fetch(`${url}/auth/token`, {

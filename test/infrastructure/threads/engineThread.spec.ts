@@ -36,6 +36,37 @@ const settingsIn = (dir: string): EngineThreadSettings => ({
   maxPriceAgeMs: 2 * 3_600_000,
 });
 
+const marketOrder = () => ({
+  symbol: 'BTCUSDT',
+  side: 'BUY',
+  type: 'MARKET',
+  quantity: '0.2',
+  user: 'alice',
+});
+const limitOrder = (price: string) => ({
+  ...marketOrder(),
+  type: 'LIMIT',
+  price,
+});
+
+const workerOf = (engine: EngineThread) =>
+  (engine as unknown as { worker: { terminate(): Promise<number> } }).worker;
+
+/** Resolves once `check` holds; fails the test after `ms`. */
+const until = async (
+  check: () => boolean,
+  ms = 10_000,
+  refresh: () => Promise<void> = async () => undefined,
+) => {
+  const deadline = Date.now() + ms;
+  await refresh();
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error('timed out waiting');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    await refresh();
+  }
+};
+
 describe('engine wire (what crosses between threads)', () => {
   it('carries an outcome and an open order with their decimals exact', () => {
     const outcome = {
@@ -185,39 +216,66 @@ describe('EngineThread (the engine on a thread of its own)', function () {
     await store.close();
   });
 
-  it('answers every command 503 SYSTEM_MAINTENANCE once its thread is gone, waiting or new', async () => {
+  it('answers 503 SYSTEM_MAINTENANCE while its thread is gone, then restarts it with the account as stored', async () => {
     const dir = tempDir('engine-thread');
-    const errors: string[] = [];
+    const lines: string[] = [];
+    const keep = (message: string) => lines.push(message);
     const engine = await EngineThread.start({
       settings: settingsIn(dir),
-      log: { ...silentLogger, error: (message) => errors.push(message) },
+      log: { info: keep, warn: keep, error: keep },
     });
-    await engine.ingestCandle(hourCandle(0, 100, 100, 100, 100));
-    const worker = (
-      engine as unknown as { worker: { terminate(): Promise<number> } }
-    ).worker;
-    const waiting = engine
-      .placeOrder({
-        symbol: 'BTCUSDT',
-        side: 'BUY',
-        type: 'MARKET',
-        quantity: '0.2',
-        user: 'alice',
-      })
-      .catch((error: unknown) => error);
-    await worker.terminate();
-    for (const outcome of [
-      await waiting,
-      await engine.openOrders().catch((error: unknown) => error),
-    ]) {
+    try {
+      await engine.ingestCandle(hourCandle(0, 100, 100, 100, 100));
+      const resting = await engine.placeOrder(limitOrder('90'));
+      const waiting = engine
+        .placeOrder(marketOrder())
+        .catch((error: unknown) => error);
+      await workerOf(engine).terminate();
       // The order sent just before may have been answered first.
-      if (!(outcome instanceof Error)) continue;
-      expect(outcome).to.be.instanceOf(MiraiError);
-      expect((outcome as MiraiError).code).to.equal('SYSTEM_MAINTENANCE');
+      const first = await waiting;
+      if (first instanceof Error) {
+        expect((first as MiraiError).code).to.equal('SYSTEM_MAINTENANCE');
+      }
+      const meanwhile = await engine.openOrders().catch((e: unknown) => e);
+      expect((meanwhile as MiraiError).code).to.equal('SYSTEM_MAINTENANCE');
+      expect(engine.isRunning()).to.equal(false);
+      expect(lines).to.include('engine thread failed');
+
+      await until(() => engine.isRunning());
+      expect(lines).to.include('engine thread restarted');
+      const open = await engine.openOrders();
+      expect(open.map((o) => o.orderId)).to.deep.equal([resting.orderId]);
+      expect((await engine.placeOrder(marketOrder())).status).to.equal(
+        'FILLED',
+      );
+    } finally {
+      await engine.stop();
     }
-    const later = await engine.openOrders().catch((error: unknown) => error);
-    expect((later as MiraiError).code).to.equal('SYSTEM_MAINTENANCE');
-    expect(errors).to.include('engine thread failed');
+  });
+
+  it('stops restarting a thread that keeps dying, and stays refusing', async () => {
+    const dir = tempDir('engine-thread');
+    const lines: string[] = [];
+    const keep = (message: string) => lines.push(message);
+    const engine = await EngineThread.start({
+      settings: settingsIn(dir),
+      log: { info: keep, warn: keep, error: keep },
+    });
+    try {
+      // Three restarts are allowed within a minute; the fourth death is final.
+      for (let death = 1; death <= 3; death++) {
+        await workerOf(engine).terminate();
+        await until(() => engine.isRunning());
+      }
+      await workerOf(engine).terminate();
+      await new Promise((resolve) => setTimeout(resolve, 1_500));
+      expect(engine.isRunning()).to.equal(false);
+      expect(lines).to.include('engine thread keeps failing; not restarting');
+      const later = await engine.openOrders().catch((e: unknown) => e);
+      expect((later as MiraiError).code).to.equal('SYSTEM_MAINTENANCE');
+    } finally {
+      await engine.stop();
+    }
   });
 
   it('lets commands already sent finish before it stops, and refuses later ones', async () => {
@@ -255,8 +313,17 @@ describe('EngineThread (the engine on a thread of its own)', function () {
 describe('the engine thread dying, through the real server', function () {
   this.timeout(20_000);
 
-  it('answers orders 503 SYSTEM_MAINTENANCE in the error format, keeps serving reads, and reports itself unhealthy', async () => {
-    const server = await startTestServer({ dataDir: tempDir('engine-thread') });
+  it('answers orders 503 SYSTEM_MAINTENANCE in the error format, keeps serving reads, reports itself unhealthy, and recovers with its feed', async () => {
+    const server = await startTestServer({
+      dataDir: tempDir('engine-thread'),
+      // A candle every 20 ms: the feed must outlive the engine thread.
+      feed: {
+        kind: 'simulated',
+        seed: 7,
+        emitEveryMs: 20,
+        interval: '1m',
+      },
+    });
     try {
       const engine = server.running.engine as unknown as {
         worker: { terminate(): Promise<number> };
@@ -274,10 +341,25 @@ describe('the engine thread dying, through the real server', function () {
       expect(order.body.error.timestamp).to.be.a('string');
       const positions = await server.call('GET', '/api/trading/positions');
       expect(positions.status).to.equal(200);
-      // It can never trade again: a supervisor should restart it.
       const health = await server.call('GET', '/api/health');
       expect(health.status).to.equal(503);
       expect(health.body.status).to.equal('unhealthy');
+
+      // A new thread takes over: healthy again, and trading.
+      const engineNow = server.running.engine as unknown as EngineThread;
+      await until(() => engineNow.isRunning());
+      expect((await server.call('GET', '/api/health')).status).to.equal(200);
+      const newest = async () =>
+        Math.max(...(await engineNow.lastCandles()).map((c) => c.openTime));
+      const atRecovery = await newest();
+      let later = atRecovery;
+      await until(
+        () => later > atRecovery,
+        5_000,
+        async () => {
+          later = await newest();
+        },
+      );
     } finally {
       await server.running.close();
     }
