@@ -281,7 +281,7 @@ export class EngineThread implements Engine {
     ...args: EngineCalls[M]
   ): Promise<unknown> {
     if (this.broken || this.stopping) {
-      return Promise.reject(unavailable(this.broken));
+      return Promise.reject(unavailable(this.stopping !== null));
     }
     return new Promise((resolve, reject) => {
       const id = this.nextId++;
@@ -335,7 +335,7 @@ export class EngineThread implements Engine {
       this.options.log.error('engine thread failed', { error });
     }
     this.broken ??= error;
-    const refused = unavailable(error);
+    const refused = unavailable(this.stopping !== null);
     for (const waiting of this.waiting.values()) waiting.reject(refused);
     this.waiting.clear();
     this.outbox = [];
@@ -347,10 +347,8 @@ const MAX_RESTARTS_PER_MINUTE = 3;
 /** Pause before the first restart, ms; it doubles with each further one. */
 const RESTART_PAUSE_MS = 100;
 
-const unavailable = (cause: Error | null) =>
+const unavailable = (stopping: boolean) =>
   new MiraiError(
     'SYSTEM_MAINTENANCE',
-    cause?.message === 'engine stopped'
-      ? 'The engine is stopping'
-      : 'The trading engine is not running',
+    stopping ? 'The engine is stopping' : 'The trading engine is not running',
   );

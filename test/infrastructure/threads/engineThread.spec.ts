@@ -238,6 +238,9 @@ describe('EngineThread (the engine on a thread of its own)', function () {
       }
       const meanwhile = await engine.openOrders().catch((e: unknown) => e);
       expect((meanwhile as MiraiError).code).to.equal('SYSTEM_MAINTENANCE');
+      expect((meanwhile as MiraiError).message).to.equal(
+        'The trading engine is not running',
+      );
       expect(engine.isRunning()).to.equal(false);
       expect(lines).to.include('engine thread failed');
 
@@ -300,6 +303,7 @@ describe('EngineThread (the engine on a thread of its own)', function () {
     expect(outcomes.every((o) => o.status === 'FILLED')).to.equal(true);
     const after = await engine.openOrders().catch((error: unknown) => error);
     expect((after as MiraiError).code).to.equal('SYSTEM_MAINTENANCE');
+    expect((after as MiraiError).message).to.equal('The engine is stopping');
 
     const store = new SqliteEventStore({ path: path.join(dir, 'events.db') });
     const fills = (await store.readStream('account-main')).filter(
