@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { map, mergeAll, Observable, Subject } from 'rxjs';
+import { Observable, Subject } from 'rxjs';
 import {
   AccountCommand,
   AccountEvent,
@@ -174,9 +174,11 @@ export class TradingEngine implements Engine {
   private stale = false;
   readonly prices: MarketPrices;
   readonly updates = new Subject<EngineUpdate>();
-  readonly activity: Observable<OrderActivity> = this.updates.pipe(
-    map(({ events }) => orderActivityOf(events)),
-    mergeAll(),
+  /** Each order event of `updates`, one at a time. */
+  readonly activity = new Observable<OrderActivity>((subscriber) =>
+    this.updates.subscribe(({ events }) => {
+      for (const activity of orderActivityOf(events)) subscriber.next(activity);
+    }),
   );
   private readonly stream: string;
 
