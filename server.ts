@@ -10,12 +10,12 @@ import type { Engine } from './application/engine';
 import type { EventStore } from './application/eventStore';
 import type { Logger as LoggerPort } from './application/logger';
 import {
-  defaultEngineConfig,
+  engineConfigFrom,
+  type EngineSettings,
   TradingEngine,
 } from './application/tradingEngine';
 import type { Candle } from './domain/market/candle';
 import { MiraiError } from './domain/errors';
-import { Decimal } from './domain/money';
 import {
   createTokenService,
   ensureInitialAdmin,
@@ -67,7 +67,7 @@ export type FeedSettings =
   | { kind: 'none' };
 
 /** Every setting of a Mirai server; see `defaultSettings` for defaults. */
-export interface MiraiSettings {
+export interface MiraiSettings extends EngineSettings {
   port: number;
   host: string;
   /** Folder for the SQLite store, users file and signing secret. */
@@ -86,12 +86,6 @@ export interface MiraiSettings {
    */
   engine: 'inline' | 'thread';
   feed: FeedSettings;
-  initialBalance: string;
-  slippageRate: string;
-  takerFeeRate: string;
-  makerFeeRate: string;
-  defaultLeverage: number;
-  maxPriceAgeMs: number;
   readsRequireToken: boolean;
   rateLimits: Partial<Record<RateLimitTier, number>>;
   trustProxy: boolean | number;
@@ -259,15 +253,6 @@ const ingestPatiently = async (engine: Engine, candle: Candle) => {
   }
 };
 
-const engineConfig = (settings: MiraiSettings) => ({
-  initialBalance: settings.initialBalance,
-  slippageRate: settings.slippageRate,
-  takerFeeRate: settings.takerFeeRate,
-  makerFeeRate: settings.makerFeeRate,
-  defaultLeverage: settings.defaultLeverage,
-  maxPriceAgeMs: settings.maxPriceAgeMs,
-});
-
 /** The engine on the HTTP thread, over `store`. */
 const startInlineEngine = async (
   store: EventStore,
@@ -275,21 +260,10 @@ const startInlineEngine = async (
   metrics: MiraiMetrics,
   logger: LoggerPort,
 ): Promise<Engine> => {
-  const config = engineConfig(settings);
   const engine = new TradingEngine(
     timeAppends(store, metrics.eventStoreAppendDuration),
     logger,
-    {
-      ...defaultEngineConfig(),
-      initialBalance: new Decimal(config.initialBalance),
-      exchange: {
-        slippageRate: new Decimal(config.slippageRate),
-        takerFeeRate: new Decimal(config.takerFeeRate),
-        makerFeeRate: new Decimal(config.makerFeeRate),
-      },
-      defaultLeverage: config.defaultLeverage,
-      maxPriceAgeMs: config.maxPriceAgeMs,
-    },
+    engineConfigFrom(settings),
   );
   await engine.start();
   return engine;
@@ -311,8 +285,12 @@ const startEngineThread = (
       eventsPath: path.join(settings.dataDir, 'events.db'),
       durability: settings.durability,
       writer: settings.writer,
-      accountId: defaultEngineConfig().accountId,
-      ...engineConfig(settings),
+      initialBalance: settings.initialBalance,
+      slippageRate: settings.slippageRate,
+      takerFeeRate: settings.takerFeeRate,
+      makerFeeRate: settings.makerFeeRate,
+      defaultLeverage: settings.defaultLeverage,
+      maxPriceAgeMs: settings.maxPriceAgeMs,
     },
     log: logger,
     onCommitted: (head) => store.committedElsewhere(head),

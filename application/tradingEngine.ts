@@ -78,6 +78,40 @@ export const defaultEngineConfig = (): TradingEngineConfig => ({
   maxIdempotencyKeys: MAX_IDEMPOTENCY_KEYS,
 });
 
+/**
+ * The settings a user gives the engine, amounts and rates as decimal
+ * text: what a command line passes, and what crosses to an engine thread.
+ */
+export interface EngineSettings {
+  /** Deposit of a new account, USDT. */
+  initialBalance: string;
+  /** Fraction a MARKET order's price moves against it (0.0005 = 0.05 %). */
+  slippageRate: string;
+  /** Fee of an order that takes liquidity, as a fraction of its value. */
+  takerFeeRate: string;
+  /** Fee of a resting order that fills, as a fraction of its value. */
+  makerFeeRate: string;
+  /** Leverage of a new position when an order names none. */
+  defaultLeverage: number;
+  /** Age past which a symbol's last price is too old to trade on, ms. */
+  maxPriceAgeMs: number;
+}
+
+/** The engine's configuration from user settings; the rest default. */
+export const engineConfigFrom = (
+  settings: EngineSettings,
+): TradingEngineConfig => ({
+  ...defaultEngineConfig(),
+  initialBalance: new Decimal(settings.initialBalance),
+  exchange: {
+    slippageRate: new Decimal(settings.slippageRate),
+    takerFeeRate: new Decimal(settings.takerFeeRate),
+    makerFeeRate: new Decimal(settings.makerFeeRate),
+  },
+  defaultLeverage: settings.defaultLeverage,
+  maxPriceAgeMs: settings.maxPriceAgeMs,
+});
+
 /** An order as a client sends it (numbers not yet validated). */
 export interface OrderRequest {
   symbol: string;

@@ -2,9 +2,11 @@ import { Subject } from 'rxjs';
 import type { Worker } from 'node:worker_threads';
 import type { Engine, OrderActivity } from '../../application/engine';
 import type { Logger } from '../../application/logger';
-import type {
-  OrderOutcome,
-  OrderRequest,
+import {
+  defaultEngineConfig,
+  type EngineSettings,
+  type OrderOutcome,
+  type OrderRequest,
 } from '../../application/tradingEngine';
 import type { OpenOrder } from '../../domain/account';
 import {
@@ -24,18 +26,11 @@ import {
 import { startThread } from './startThread';
 
 /** What the engine thread is started with. */
-export interface EngineThreadSettings {
+export interface EngineThreadSettings extends EngineSettings {
   eventsPath: string;
   durability: 'full' | 'normal';
   /** Where the thread's SQLite commits run: on it, or a writer thread. */
   writer: 'inline' | 'thread';
-  accountId: string;
-  initialBalance: string;
-  slippageRate: string;
-  takerFeeRate: string;
-  makerFeeRate: string;
-  defaultLeverage: number;
-  maxPriceAgeMs: number;
 }
 
 /** The engine's methods a host may call, with their wire arguments. */
@@ -215,8 +210,9 @@ export class EngineThread implements Engine {
     return this.broken === null && this.stopping === null;
   }
 
+  /** The thread's engine trades for the default account. */
   get accountId(): string {
-    return this.options.settings.accountId;
+    return defaultEngineConfig().accountId;
   }
 
   nowIso(): string {

@@ -6,14 +6,13 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import type { OrderActivity } from '../../application/engine';
 import {
-  defaultEngineConfig,
+  engineConfigFrom,
   TradingEngine,
 } from '../../application/tradingEngine';
 import {
   candleFromEventData,
   candleToEventData,
 } from '../../domain/market/candle';
-import { Decimal } from '../../domain/money';
 import { SqliteEventStore } from '../eventStore/sqliteEventStore';
 import { timeAppends } from '../metrics/timedEventStore';
 import type {
@@ -49,18 +48,7 @@ const store = new SqliteEventStore({
 const engine = new TradingEngine(
   timeAppends(store, { observe: (seconds) => appendSeconds.push(seconds) }),
   { info: log('info'), warn: log('warn'), error: log('error') },
-  {
-    ...defaultEngineConfig(),
-    accountId: settings.accountId,
-    initialBalance: new Decimal(settings.initialBalance),
-    exchange: {
-      slippageRate: new Decimal(settings.slippageRate),
-      takerFeeRate: new Decimal(settings.takerFeeRate),
-      makerFeeRate: new Decimal(settings.makerFeeRate),
-    },
-    defaultLeverage: settings.defaultLeverage,
-    maxPriceAgeMs: settings.maxPriceAgeMs,
-  },
+  engineConfigFrom(settings),
 );
 engine.activity.subscribe((event) => activity.push(event));
 

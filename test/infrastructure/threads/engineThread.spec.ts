@@ -27,7 +27,6 @@ const settingsIn = (dir: string): EngineThreadSettings => ({
   eventsPath: path.join(dir, 'events.db'),
   durability: 'full',
   writer: 'inline',
-  accountId: 'main',
   initialBalance: '10000',
   slippageRate: '0',
   takerFeeRate: '0.001',
@@ -65,6 +64,17 @@ const until = async (
     await new Promise((resolve) => setTimeout(resolve, 20));
     await refresh();
   }
+};
+
+/** An engine thread in a fresh folder, with the messages it logs. */
+const startLogged = async () => {
+  const lines: string[] = [];
+  const keep = (message: string) => lines.push(message);
+  const engine = await EngineThread.start({
+    settings: settingsIn(tempDir('engine-thread')),
+    log: { info: keep, warn: keep, error: keep },
+  });
+  return { engine, lines };
 };
 
 describe('engine wire (what crosses between threads)', () => {
@@ -217,13 +227,7 @@ describe('EngineThread (the engine on a thread of its own)', function () {
   });
 
   it('answers 503 SYSTEM_MAINTENANCE while its thread is gone, then restarts it with the account as stored', async () => {
-    const dir = tempDir('engine-thread');
-    const lines: string[] = [];
-    const keep = (message: string) => lines.push(message);
-    const engine = await EngineThread.start({
-      settings: settingsIn(dir),
-      log: { info: keep, warn: keep, error: keep },
-    });
+    const { engine, lines } = await startLogged();
     try {
       await engine.ingestCandle(hourCandle(0, 100, 100, 100, 100));
       const resting = await engine.placeOrder(limitOrder('90'));
@@ -257,13 +261,7 @@ describe('EngineThread (the engine on a thread of its own)', function () {
   });
 
   it('stops restarting a thread that keeps dying, and stays refusing', async () => {
-    const dir = tempDir('engine-thread');
-    const lines: string[] = [];
-    const keep = (message: string) => lines.push(message);
-    const engine = await EngineThread.start({
-      settings: settingsIn(dir),
-      log: { info: keep, warn: keep, error: keep },
-    });
+    const { engine, lines } = await startLogged();
     try {
       // Three restarts are allowed within a minute; the fourth death is final.
       for (let death = 1; death <= 3; death++) {
