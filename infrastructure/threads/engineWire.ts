@@ -79,8 +79,14 @@ export const errorToWire = (error: unknown): WireError => {
       name: error.name,
       message: error.message,
       code: error.code,
-      // Details are JSON-shaped (they go into error bodies).
-      details: JSON.parse(JSON.stringify(error.details)),
+      // Details go into error bodies: sent as the JSON they will become,
+      // 64-bit numbers as strings (a throw here would leave the command
+      // unanswered).
+      details: JSON.parse(
+        JSON.stringify(error.details, (_key, value: unknown) =>
+          typeof value === 'bigint' ? value.toString() : value,
+        ),
+      ),
     };
   }
   if (error instanceof WrongExpectedVersionError) {

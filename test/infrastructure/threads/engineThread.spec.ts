@@ -126,13 +126,19 @@ describe('engine wire (what crosses between threads)', () => {
     const mirai = errorFromWire(
       structuredClone(
         errorToWire(
-          new MiraiError('ORDER_NOT_FOUND', 'no such order', { order_id: 'x' }),
+          new MiraiError('ORDER_NOT_FOUND', 'no such order', {
+            order_id: 'x',
+            position: 2n ** 63n - 1n,
+          }),
         ),
       ),
     );
     expect(mirai).to.be.instanceOf(MiraiError);
     expect((mirai as MiraiError).code).to.equal('ORDER_NOT_FOUND');
-    expect((mirai as MiraiError).details).to.deep.equal({ order_id: 'x' });
+    expect((mirai as MiraiError).details).to.deep.equal({
+      order_id: 'x',
+      position: '9223372036854775807',
+    });
 
     const race = errorFromWire(
       structuredClone(
