@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import http from 'node:http';
 import { createApp } from './api/app';
+import { createExpressServer } from './api/expressServer';
 import { userFromRequest } from './api/auth';
 import { QueryCache } from './api/queryCache';
 import { createRateLimiter, RateLimitTier } from './api/rateLimit';
@@ -133,6 +134,8 @@ export const defaultSettings = (): MiraiSettings => ({
 export interface RunningMirai {
   url: string;
   port: number;
+  /** The HTTP server, for what else should listen on its port. */
+  server: http.Server;
   engine: Engine;
   store: EventStore;
   feed: MarketFeed | null;
@@ -439,7 +442,7 @@ const serve = async (settings: MiraiSettings): Promise<RunningMirai> => {
     bodyLimit: settings.bodyLimit,
     corsOrigins: settings.corsOrigins,
   });
-  const server = http.createServer(
+  const server = createExpressServer(
     {
       noDelay: true,
       // A request must arrive whole within 30 s (Node allows 5 minutes),
@@ -527,6 +530,7 @@ const serve = async (settings: MiraiSettings): Promise<RunningMirai> => {
   return {
     url,
     port,
+    server,
     engine,
     store,
     feed,

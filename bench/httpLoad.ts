@@ -4,6 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { createExpressServer } from '../api/expressServer';
 
 /** Concurrent connections of every HTTP load run. */
 export const CONNECTIONS = 32;
@@ -12,14 +13,19 @@ export const SECONDS = 3;
 
 /**
  * A bare express server on 127.0.0.1 with the routes `setup` adds: the
- * baseline each Mirai figure is measured against in the same run.
+ * baseline each Mirai figure is measured against in the same run. With
+ * `bornWithPrototypes`, served as Mirai serves its app (see
+ * `createExpressServer`), for comparison only.
  */
 export const startBaseline = async (
   setup: (app: Express) => void,
+  { bornWithPrototypes = false }: { bornWithPrototypes?: boolean } = {},
 ): Promise<{ url: string; close: () => void }> => {
   const app = express();
   setup(app);
-  const server = http.createServer(app);
+  const server = bornWithPrototypes
+    ? createExpressServer({}, app)
+    : http.createServer(app);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return { url: `http://127.0.0.1:${port}`, close: () => server.close() };

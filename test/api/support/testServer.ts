@@ -23,6 +23,7 @@ import {
   mountedAt,
 } from '../../../api/metricsMiddleware';
 import { createRateLimiter, type RateLimitTier } from '../../../api/rateLimit';
+import { createExpressServer } from '../../../api/expressServer';
 import {
   addUser,
   createTokenService,
@@ -143,7 +144,8 @@ export const startTestServer = async (
     }),
   );
 
-  const server = app.listen(0, '127.0.0.1');
+  // As the real server creates it (see server.ts).
+  const server = createExpressServer({}, app).listen(0, '127.0.0.1');
   await new Promise<void>((resolve) => server.once('listening', resolve));
   const { port } = server.address() as AddressInfo;
 
