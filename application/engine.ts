@@ -6,7 +6,7 @@ import type { OrderOutcome, OrderRequest } from './tradingEngine';
 /** One account event of an order, as metrics count it. */
 export interface OrderActivity {
   symbol: string;
-  /** `BUY`, `SELL`, or `none` for events without a side (cancels). */
+  /** `BUY`, `SELL`, or `none` for a cancel recorded without its side. */
   side: string;
   status: 'placed' | 'rejected' | 'filled' | 'cancelled';
   /** Realized PnL of a fill, USDT; null for other events. */

@@ -536,7 +536,13 @@ const cancellation = (
   at: string,
 ): OrderCancelled => ({
   type: 'OrderCancelled',
-  data: { orderId: order.orderId, symbol: order.symbol, reason, at },
+  data: {
+    orderId: order.orderId,
+    symbol: order.symbol,
+    side: order.side,
+    reason,
+    at,
+  },
 });
 
 /** The stop-loss and take-profit orders that protect an entry's position. */

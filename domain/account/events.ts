@@ -108,6 +108,8 @@ export interface OrderCancelled {
   data: {
     orderId: string;
     symbol: string;
+    /** The order's side; absent from cancels recorded before it was kept. */
+    side?: OrderSide;
     /** `user`, `oco` (its linked exit filled) or `position_closed`. */
     reason: string;
     at: string;

@@ -697,6 +697,30 @@ describe('security through the real server (e2e)', () => {
       );
     });
 
+    it("counts a cancel under its order's side", async () => {
+      const labels = { symbol: 'BTCUSDT', side: 'buy', status: 'cancelled' };
+      const before = sampleValue(
+        await scrape(),
+        'trading_orders_total',
+        labels,
+      );
+      const placed = await request('POST', '/api/trading/order', {
+        token: tokens.trader,
+        body: restingOrder,
+      });
+      const cancel = await request(
+        'DELETE',
+        `/api/trading/orders/${placed.body.order_id}`,
+        { token: tokens.trader },
+      );
+      expect(cancel.status).to.equal(200);
+      const text = await scrape();
+      expect(sampleValue(text, 'trading_orders_total', labels)).to.equal(
+        before + 1,
+      );
+      expect(text).not.to.match(/trading_orders_total\{[^}]*side="none"/);
+    });
+
     it("labels durations by the code's route pattern: any URL case, errors inside routers, clients that left", async () => {
       const DURATIONS = 'http_request_duration_seconds_count';
       const count = (

@@ -291,6 +291,7 @@ describe('account decider', () => {
       expect(result.map((e) => e.type)).to.deep.equal(['OrderCancelled']);
       expect(result[0]).to.deep.nested.include({
         'data.reason': 'insufficient_margin',
+        'data.side': 'SELL',
       });
     });
 
@@ -465,6 +466,7 @@ describe('account decider', () => {
         data: {
           orderId: exits[0].orderId,
           symbol: 'BTCUSDT',
+          side: 'SELL',
           reason: 'oco',
           at: AT,
         },
