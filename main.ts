@@ -235,7 +235,10 @@ program
           'It is shown only this once; only its hash is stored.\n\n',
       );
     }
+    let stopping = false;
     const shutdown = (signal: string) => {
+      if (stopping) return;
+      stopping = true;
       createLogger('mirai').info('shutting down', { signal });
       running.close().then(
         () => process.exit(0),
@@ -244,7 +247,24 @@ program
     };
     process.once('SIGTERM', () => shutdown('SIGTERM'));
     process.once('SIGINT', () => shutdown('SIGINT'));
+    stopWhenNpmIsGone(() => shutdown('parent exited'));
   });
+
+/**
+ * Under `npm start`, a SIGTERM sent to npm reaches only the shell that
+ * runs the script, which dies without passing it on: the server would
+ * go on, orphaned, holding its port and data folder. So a process npm
+ * started checks every second that its parent is still there, and stops
+ * as on SIGTERM once it is not. Run directly (`node --import tsx main.ts
+ * serve`), it does not watch.
+ */
+const stopWhenNpmIsGone = (stop: () => void): void => {
+  if (process.env.npm_lifecycle_event === undefined) return;
+  const parent = process.ppid;
+  setInterval(() => {
+    if (process.ppid !== parent) stop();
+  }, 1_000).unref();
+};
 
 program
   .command('user')

@@ -266,3 +266,65 @@ describe('graceful stop with a client that never finishes its request (e2e)', ()
     await cut;
   });
 });
+
+describe('`npm start` stopped by a SIGTERM to npm (e2e)', function () {
+  this.timeout(30_000);
+  let npm: ChildProcess | undefined;
+
+  after(() => {
+    // npm, its shell and the server share the process group npm leads.
+    if (npm?.pid !== undefined) {
+      try {
+        process.kill(-npm.pid, 'SIGKILL');
+      } catch {
+        // all gone already
+      }
+    }
+  });
+
+  it('stops the server too, instead of leaving it running orphaned', async () => {
+    const port = await freePort();
+    npm = spawn(
+      'npm',
+      [
+        'start',
+        '--',
+        '--store',
+        'memory',
+        '--no-feed',
+        '--port',
+        String(port),
+        '--data-dir',
+        tempDataDir(),
+      ],
+      {
+        cwd: REPO,
+        env: { ...process.env, MIRAI_ADMIN_PASSWORD: ADMIN_PASSWORD },
+        stdio: ['ignore', 'pipe', 'pipe'],
+        detached: true,
+      },
+    );
+    // The server keeps writing to the pipe after npm is gone.
+    let output = '';
+    npm.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    await waitForLog(npm, 'server started');
+    const health = `http://127.0.0.1:${port}/api/health`;
+    expect((await fetch(health)).status).to.equal(200);
+
+    npm.kill('SIGTERM');
+
+    const deadline = Date.now() + 10_000;
+    let stillServing = true;
+    while (stillServing && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      stillServing = await fetch(health).then(
+        () => true,
+        () => false,
+      );
+    }
+    expect(stillServing, 'server still answering 10 s after npm died').to.equal(
+      false,
+    );
+    expect(output).to.contain('"msg":"shutting down","signal":"parent exited"');
+  });
+});
