@@ -1,5 +1,6 @@
 import Ajv, { ErrorObject } from 'ajv';
 import { MiraiError } from '../domain/errors';
+import { SUPPORTED_SYMBOLS } from '../domain/market/symbols';
 import { fieldProblems } from './schemaErrors';
 
 const price = { type: ['number', 'null'] };
@@ -43,6 +44,7 @@ export const validateOrderBody = ajv.compile<OrderBody>(ORDER_SCHEMA);
 
 /** The error code a client most needs for the first broken field. */
 const codeFor = (field: string) => {
+  if (field === 'symbol') return 'INVALID_SYMBOL' as const;
   if (field === 'quantity') return 'INVALID_QUANTITY' as const;
   if (['price', 'stop_loss', 'take_profit'].includes(field)) {
     return 'INVALID_PRICE' as const;
@@ -55,7 +57,10 @@ export const orderBodyError = (errors: ErrorObject[] | null | undefined) => {
   const problems = fieldProblems(errors);
   const first = problems[0] ?? { field: '', problem: 'is invalid' };
   const subject = first.field ? `'${first.field}'` : 'Order body';
-  return new MiraiError(codeFor(first.field), `${subject} ${first.problem}`, {
+  const code = codeFor(first.field);
+  return new MiraiError(code, `${subject} ${first.problem}`, {
     errors: problems,
+    // As the decider's INVALID_SYMBOL says it.
+    ...(code === 'INVALID_SYMBOL' && { supported_symbols: SUPPORTED_SYMBOLS }),
   });
 };

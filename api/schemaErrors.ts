@@ -24,6 +24,15 @@ export const fieldProblems = (
     problem: problemOf(error),
   }));
 
+const TYPE_NAMES: Record<string, string> = {
+  number: 'a number',
+  integer: 'a whole number',
+  string: 'a string',
+  boolean: 'true or false',
+  object: 'an object',
+  array: 'an array',
+};
+
 /** ajv's message, made plainer where it says less than the schema knows. */
 const problemOf = (error: ErrorObject): string => {
   switch (error.keyword) {
@@ -33,6 +42,11 @@ const problemOf = (error: ErrorObject): string => {
       return 'is not a field this request takes';
     case 'enum':
       return `must be one of ${(error.params.allowedValues as unknown[]).join(', ')}`;
+    case 'type':
+      return `must be ${[error.params.type as string | string[]]
+        .flat()
+        .map((type) => TYPE_NAMES[type] ?? type)
+        .join(' or ')}`;
     default:
       return error.message ?? 'is invalid';
   }

@@ -135,12 +135,25 @@ describe('bad orders over HTTP (e2e)', () => {
   });
 
   it('rejects a string price with INVALID_PRICE, storing nothing', async () => {
-    await expectError(
+    const body = await expectError(
       order({ type: 'LIMIT', price: 'cheap' }),
       400,
       'INVALID_PRICE',
       'nothing',
     );
+    expect(body.error.message).to.equal("'price' must be a number or null");
+  });
+
+  it('rejects a missing or non-string symbol with INVALID_SYMBOL, storing nothing', async () => {
+    for (const symbol of [undefined, 5, '']) {
+      const body = await expectError(
+        { ...order({}), symbol },
+        400,
+        'INVALID_SYMBOL',
+        'nothing',
+      );
+      expect(body.error.details.supported_symbols).to.include('BTCUSDT');
+    }
   });
 
   it('rejects missing fields and names them', async () => {
