@@ -385,9 +385,7 @@ const serve = async (settings: MiraiSettings): Promise<RunningMirai> => {
   });
   engine.activity.subscribe(({ symbol, side, status, realizedPnl }) => {
     metrics.recordOrder({ symbol, side, status });
-    if (realizedPnl !== null) {
-      metrics.pnlTotal.inc({ symbol }, Number(realizedPnl));
-    }
+    if (realizedPnl !== null) metrics.recordRealizedPnl(symbol, realizedPnl);
   });
 
   const usersFile = path.join(settings.dataDir, 'users.json');

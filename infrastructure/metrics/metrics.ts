@@ -5,6 +5,7 @@ import {
   Histogram,
   Registry,
 } from 'prom-client';
+import { Decimal } from '../../domain/money';
 
 /** Order sides and statuses as label values: lowercase, as the spec shows. */
 export interface OrderLabels {
@@ -25,6 +26,11 @@ export interface MiraiMetrics {
   readonly projectionLag: Gauge<'projection'>;
   /** Counts one order event; side and status are lowercased. */
   recordOrder(labels: OrderLabels): void;
+  /**
+   * Adds a fill's realized PnL (decimal text) to `trading_pnl_total`.
+   * Summed as decimals, so the gauge shows 0.3, not 0.30000000000000004.
+   */
+  recordRealizedPnl(symbol: string, realizedPnl: string): void;
   /**
    * Where `projection_lag_events` comes from: asked on every scrape, so
    * the gauge is never older than the scrape itself.
@@ -113,6 +119,8 @@ export const createMetrics = ({
     },
   });
 
+  const realizedBySymbol = new Map<string, Decimal>();
+
   return {
     registry,
     ordersTotal,
@@ -127,6 +135,13 @@ export const createMetrics = ({
         side: side.toLowerCase(),
         status: status.toLowerCase(),
       }),
+    recordRealizedPnl: (symbol, realizedPnl) => {
+      const total = (realizedBySymbol.get(symbol) ?? new Decimal(0)).plus(
+        realizedPnl,
+      );
+      realizedBySymbol.set(symbol, total);
+      pnlTotal.set({ symbol }, total.toNumber());
+    },
     measureProjectionLag: (source) => {
       lagSource = source;
     },

@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import jwt from 'jsonwebtoken';
 import net from 'node:net';
 import path from 'node:path';
+import { Decimal } from '../../domain/money';
 import { addUser, type Role } from '../../infrastructure/auth';
 import { silentLogger } from '../../infrastructure/logging/logger';
 import { type RunningMirai, startMirai } from '../../server';
@@ -695,6 +696,31 @@ describe('security through the real server (e2e)', () => {
       expect(text).to.match(
         /^trading_orders_total\{symbol="BTCUSDT",side="buy",status="filled"\} \d+$/m,
       );
+    });
+
+    it('sums realized PnL as decimals, without float noise', async () => {
+      let position = '';
+      for (let i = 0; i < 6; i++) {
+        const placed = await request('POST', '/api/trading/order', {
+          token: tokens.trader,
+          body: marketOrder(i % 2 ? 'SELL' : 'BUY', 0.013),
+        });
+        position = placed.headers.get('x-mirai-position') ?? '';
+      }
+      const trades = await request(
+        'GET',
+        '/api/trading/trades?symbol=BTCUSDT&limit=1000' +
+          `&wait_for_position=${position}`,
+      );
+      const sum = (trades.body.trades as { pnl: number }[]).reduce(
+        (total, trade) => total.plus(String(trade.pnl)),
+        new Decimal(0),
+      );
+      expect(sum.isZero()).to.equal(false);
+      const gauge = /^trading_pnl_total\{symbol="BTCUSDT"\} (\S+)$/m.exec(
+        await scrape(),
+      );
+      expect(gauge?.[1]).to.equal(String(sum.toNumber()));
     });
 
     it("counts a cancel under its order's side", async () => {
