@@ -490,6 +490,11 @@ const serve = async (settings: MiraiSettings): Promise<RunningMirai> => {
     dataDir: settings.dataDir,
     feed: settings.feed.kind,
     engine: engineOnThread ? 'thread' : 'inline',
+    // How the SQLite store commits, wherever the engine writes from.
+    ...(settings.store === 'sqlite' && {
+      durability: settings.durability,
+      writer: settings.writer,
+    }),
     mode: 'simulation',
   });
 

@@ -90,7 +90,7 @@ export const cors = ({
       'Access-Control-Expose-Headers':
         'X-Request-Id, X-RateLimit-Limit, X-RateLimit-Remaining, ' +
         'X-RateLimit-Reset, Retry-After, X-Mirai-Position, ' +
-        'Idempotent-Replayed',
+        'X-Mirai-Stale, Idempotent-Replayed',
     });
     if (req.method !== 'OPTIONS' || !req.get('Access-Control-Request-Method')) {
       return next();

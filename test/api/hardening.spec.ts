@@ -139,6 +139,20 @@ describe('hardening through a real server', () => {
     expect(allowed.headers.get('access-control-allow-origin')).to.equal(
       'https://dash.example.com',
     );
+    // A browser page may read every header the README documents.
+    const exposed = allowed.headers
+      .get('access-control-expose-headers')
+      ?.split(/,\s*/);
+    expect(exposed).to.include.members([
+      'X-Request-Id',
+      'X-RateLimit-Limit',
+      'X-RateLimit-Remaining',
+      'X-RateLimit-Reset',
+      'Retry-After',
+      'X-Mirai-Position',
+      'X-Mirai-Stale',
+      'Idempotent-Replayed',
+    ]);
 
     const other = await call(`${server.url}/api/status`, {
       headers: { Origin: 'https://evil.example.com' },

@@ -394,6 +394,15 @@ describe('where the engine runs, as the server says', function () {
     const lines = await startLogging({});
     const started = lines.find((l) => l.message === 'server started');
     expect(started?.fields?.engine).to.equal('thread');
+    // How commits land, so `--durability` can be checked from outside.
+    expect(started?.fields?.durability).to.equal('full');
+    expect(started?.fields?.writer).to.equal('inline');
+  });
+
+  it('logs the durability it was started with', async () => {
+    const lines = await startLogging({ durability: 'normal' });
+    const started = lines.find((l) => l.message === 'server started');
+    expect(started?.fields?.durability).to.equal('normal');
   });
 
   it('runs it inline with a store a thread cannot share, and says why', async () => {
