@@ -30,12 +30,15 @@ const BULK_ROUTES = ['/api/events', '/api/performance/cache/invalidate'];
  * The default tier of a request: the bulk routes above are `bulk`; writes
  * under `/api/trading` (placing and cancelling orders, strategy changes)
  * are `trading`; everything else is `public`. Paths are compared the way
- * express routes them (case-insensitive, trailing slash ignored), so
- * `/API/Trading/order/` cannot slip into a looser tier.
+ * express routes them (the URL's path, whatever its form; any case;
+ * trailing slash ignored), so neither `/API/Trading/order/` nor
+ * `http://host/api/trading/order` nor `/api/events#x` can slip into a
+ * looser tier.
  */
 export const defaultTierFor = (req: Request): RateLimitTier => {
-  // Spelled as express matches routes: any case, trailing slash optional.
-  const path = req.originalUrl.split('?')[0].toLowerCase().replace(/\/+$/, '');
+  // req.path is the pathname express routes by, as parsed from any form
+  // of request target (absolute URL, fragment, query).
+  const path = req.path.toLowerCase().replace(/\/+$/, '');
   if (BULK_ROUTES.includes(path)) return 'bulk';
   const trading = path === '/api/trading' || path.startsWith('/api/trading/');
   return trading && !READ_METHODS.has(req.method) ? 'trading' : 'public';

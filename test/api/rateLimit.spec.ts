@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import net from 'node:net';
 import {
   createConnectionLimiter,
   createRateLimiter,
@@ -160,7 +161,7 @@ describe('createRateLimiter memory', () => {
     const hit = (user: string) => {
       const req = {
         method: 'GET',
-        originalUrl: '/api/status',
+        path: '/api/status',
         get: () => user,
         headers: {},
         socket: { remoteAddress: '127.0.0.1' },
@@ -193,5 +194,41 @@ describe('createConnectionLimiter', () => {
     releases[0]!();
     expect(limiter.count('203.0.113.1')).to.equal(9);
     expect(limiter.tryAcquire('203.0.113.1')).to.be.a('function');
+  });
+});
+
+describe('rate-limit tiers through a real server, however the URL is written', () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startTestServer();
+  });
+  after(() => server.close());
+
+  /** The X-RateLimit-Limit a raw request target gets: its tier's limit. */
+  const limitFor = (method: string, target: string) =>
+    new Promise<string | undefined>((resolve, reject) => {
+      const { port } = new URL(server.url);
+      const socket = net.connect(Number(port), '127.0.0.1');
+      let text = '';
+      socket.on('data', (chunk) => (text += chunk.toString()));
+      socket.on('error', reject);
+      socket.on('close', () =>
+        resolve(/^x-ratelimit-limit: (\d+)\r$/im.exec(text)?.[1]),
+      );
+      socket.end(
+        `${method} ${target} HTTP/1.1\r\nHost: 127.0.0.1\r\n` +
+          'Content-Length: 0\r\nConnection: close\r\n\r\n',
+      );
+    });
+
+  it('puts the bulk routes in the bulk tier in absolute form or with a fragment', async () => {
+    expect(await limitFor('GET', '/api/events?limit=1')).to.equal('10');
+    expect(await limitFor('GET', 'http://x/api/events?limit=1')).to.equal('10');
+    expect(await limitFor('GET', '/api/events#x')).to.equal('10');
+    expect(await limitFor('GET', '/API/Events/')).to.equal('10');
+  });
+
+  it('puts orders in the trading tier in absolute form', async () => {
+    expect(await limitFor('POST', 'http://h/api/trading/order')).to.equal('50');
   });
 });
