@@ -17,31 +17,44 @@ const BEARER = /^Bearer +([A-Za-z0-9._~+/=-]+) *$/i;
 const unauthorized = (message: string) =>
   new MiraiError('UNAUTHORIZED', message);
 
-const isUpgrade = (req: IncomingMessage) =>
-  req.headers.upgrade?.toLowerCase() === 'websocket';
+/** Where a request may carry its token. */
+export interface TokenSources {
+  /**
+   * Also the `token` query parameter: for a WebSocket handshake, handled
+   * by the server's `upgrade` listener, since browsers cannot set headers
+   * on one. Never for requests express serves, whatever headers they
+   * carry: a token in a URL can end up in proxy logs. Default false.
+   */
+  readonly query?: boolean;
+}
 
 /**
  * The token a request presents, or undefined when it presents none: from
- * `Authorization: Bearer <token>`, or, for a WebSocket upgrade only, from
- * the `token` query parameter (browsers cannot set headers on a
- * WebSocket; a token in a URL can end up in proxy logs, so plain HTTP
- * requests may not use it).
+ * `Authorization: Bearer <token>`, or, with `sources.query`, from the
+ * `token` query parameter.
  *
  * @throws MiraiError `UNAUTHORIZED` when an Authorization header is there
- *   but is not a Bearer token.
+ *   but is not a Bearer token, or the URL cannot be parsed for a query.
  */
-export const tokenFromRequest = (req: IncomingMessage): string | undefined => {
+export const tokenFromRequest = (
+  req: IncomingMessage,
+  { query = false }: TokenSources = {},
+): string | undefined => {
   const header = req.headers.authorization;
   if (header !== undefined) {
     const match = BEARER.exec(header);
     if (!match) throw unauthorized('Authorization must be "Bearer <token>"');
     return match[1];
   }
-  if (!isUpgrade(req)) return undefined;
+  if (!query) return undefined;
 
-  const url = (req as { originalUrl?: string }).originalUrl ?? req.url ?? '/';
-  const token = new URL(url, 'http://localhost').searchParams.get('token');
-  return token || undefined;
+  let url: URL;
+  try {
+    url = new URL(req.url ?? '/', 'http://localhost');
+  } catch {
+    throw unauthorized('The request URL cannot be read for a token');
+  }
+  return url.searchParams.get('token') || undefined;
 };
 
 /**
@@ -62,6 +75,7 @@ export const authenticateToken = (
 /** What checking a request's token gave, kept on the request. */
 interface TokenCheck {
   tokens: TokenService;
+  query: boolean;
   user?: AuthenticatedUser;
   error?: unknown;
 }
@@ -72,24 +86,28 @@ type CheckedRequest = IncomingMessage & { [TOKEN_CHECK]?: TokenCheck };
  * The user a request's token names; undefined when it has no token. The
  * answer is kept on the request: the rate limiter asks before
  * `authenticate` does, and both get the same answer for one check.
+ * `sources`: see {@link TokenSources}; express's requests use the default.
  * @throws MiraiError `UNAUTHORIZED` when it has a token that fails.
  */
 export const authenticateRequest = (
   tokens: TokenService,
   req: IncomingMessage,
+  sources: TokenSources = {},
 ): AuthenticatedUser | undefined => {
   const checked = req as CheckedRequest;
+  const query = sources.query ?? false;
   let check = checked[TOKEN_CHECK];
-  if (check?.tokens !== tokens) {
+  if (check?.tokens !== tokens || check.query !== query) {
     try {
-      const token = tokenFromRequest(req);
+      const token = tokenFromRequest(req, { query });
       check = {
         tokens,
+        query,
         user:
           token === undefined ? undefined : authenticateToken(tokens, token),
       };
     } catch (error) {
-      check = { tokens, error };
+      check = { tokens, query, error };
     }
     checked[TOKEN_CHECK] = check;
   }

@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http';
+import net from 'node:net';
 import { expect } from 'chai';
 import jwt from 'jsonwebtoken';
 import {
@@ -151,8 +152,46 @@ describe('authenticate and requireRole through a real server', () => {
       const response = await call(`${server.url}/api/status?token=${token}`);
       expect(response.status).to.equal(401);
     });
+
+    it('ignores ?token= on an HTTP request carrying upgrade headers', async () => {
+      const token = server.tokenFor('admin');
+      const body = JSON.stringify(ORDER);
+      const head = await rawHead(
+        server.url,
+        `POST /api/trading/order?token=${token} HTTP/1.1\r\n` +
+          'Host: 127.0.0.1\r\nUpgrade: websocket\r\n' +
+          'Connection: Upgrade\r\nContent-Type: application/json\r\n' +
+          `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+      );
+      expect(head).to.match(/^HTTP\/1\.1 401 /);
+    });
+
+    it('answers 401, not 500, to an unparsable URL with upgrade headers', async () => {
+      const head = await rawHead(
+        server.url,
+        'GET //x:99999/api/status HTTP/1.1\r\nHost: 127.0.0.1\r\n' +
+          'Upgrade: websocket\r\nConnection: Upgrade\r\n\r\n',
+      );
+      expect(head).to.match(/^HTTP\/1\.1 401 /);
+    });
   });
 });
+
+/** The first line of the answer to raw request bytes. */
+const rawHead = (url: string, bytes: string) =>
+  new Promise<string>((resolve, reject) => {
+    const socket = net.connect(Number(new URL(url).port), '127.0.0.1');
+    let text = '';
+    socket.on('data', (chunk) => {
+      text += chunk.toString();
+      if (text.includes('\r\n')) {
+        socket.destroy();
+        resolve(text.slice(0, text.indexOf('\r\n')));
+      }
+    });
+    socket.on('error', reject);
+    socket.write(bytes);
+  });
 
 describe('authenticate with open reads (simulation mode)', () => {
   let server: TestServer;
@@ -217,7 +256,7 @@ describe('authenticateToken and authenticateRequest for upgrades', () => {
   it('reads the token from the query string of an upgrade', () => {
     const token = server.tokenFor('trader');
     const req = upgrade(`/ws?token=${token}`);
-    const user = authenticateRequest(server.tokens, req);
+    const user = authenticateRequest(server.tokens, req, { query: true });
     expect(user).to.deep.equal({ username: 'trader', role: 'trader' });
   });
 
@@ -228,9 +267,24 @@ describe('authenticateToken and authenticateRequest for upgrades', () => {
   });
 
   it('gives undefined for an upgrade without a token', () => {
-    expect(authenticateRequest(server.tokens, upgrade('/ws'))).to.equal(
-      undefined,
-    );
+    expect(
+      authenticateRequest(server.tokens, upgrade('/ws'), { query: true }),
+    ).to.equal(undefined);
+  });
+
+  it('takes no query token unless asked to, even with upgrade headers', () => {
+    const req = upgrade(`/ws?token=${server.tokenFor('trader')}`);
+    expect(authenticateRequest(server.tokens, req)).to.equal(undefined);
+  });
+
+  it('answers UNAUTHORIZED, not a crash, to an upgrade URL that does not parse', () => {
+    expect(() =>
+      authenticateRequest(server.tokens, upgrade('//x:99999/ws'), {
+        query: true,
+      }),
+    )
+      .to.throw()
+      .with.property('code', 'UNAUTHORIZED');
   });
 
   it('throws UNAUTHORIZED for a bad or missing token', () => {
