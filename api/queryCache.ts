@@ -91,14 +91,10 @@ export class QueryCache {
    * any text; `*` alone drops everything. Returns how many went.
    */
   invalidate(pattern: string): number {
-    const escaped = pattern
-      .split('*')
-      .map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
-      .join('.*');
-    const matcher = new RegExp(escaped);
+    const parts = pattern.split('*');
     let dropped = 0;
     for (const key of [...this.entries.keys()]) {
-      if (matcher.test(key)) {
+      if (containsGlob(key, parts)) {
         this.entries.delete(key);
         dropped += 1;
       }
@@ -128,3 +124,21 @@ export class QueryCache {
     };
   }
 }
+
+/**
+ * Whether `text` contains a run matching the glob whose `*`-separated
+ * parts are `parts` (`'a*b'.split('*')`), `*` matching any text. Each part
+ * is found after the one before it, leftmost first: time linear in the
+ * text, whatever the pattern, unlike a regular expression (`a.*a.*a.*b`
+ * backtracks for seconds over a long key, and anyone can plant long keys
+ * in the cache through the query string).
+ */
+export const containsGlob = (text: string, parts: readonly string[]) => {
+  let from = 0;
+  for (const part of parts) {
+    const at = text.indexOf(part, from);
+    if (at === -1) return false;
+    from = at + part.length;
+  }
+  return true;
+};
