@@ -6,6 +6,7 @@ import {
   Registry,
 } from 'prom-client';
 import { Decimal } from '../../domain/money';
+import { SUPPORTED_SYMBOLS } from '../../domain/market/symbols';
 
 /** Order sides and statuses as label values: lowercase, as the spec shows. */
 export interface OrderLabels {
@@ -24,7 +25,11 @@ export interface MiraiMetrics {
   readonly websocketClients: Gauge;
   readonly eventStoreAppendDuration: Histogram;
   readonly projectionLag: Gauge<'projection'>;
-  /** Counts one order event; side and status are lowercased. */
+  /**
+   * Counts one order event; side and status are lowercased. A symbol
+   * Mirai does not trade (a rejected order's, as the client spelt it) is
+   * counted as `unsupported`: clients must not be able to add series.
+   */
   recordOrder(labels: OrderLabels): void;
   /**
    * Adds a fill's realized PnL (decimal text) to `trading_pnl_total`.
@@ -131,7 +136,7 @@ export const createMetrics = ({
     projectionLag,
     recordOrder: ({ symbol, side, status }) =>
       ordersTotal.inc({
-        symbol,
+        symbol: SUPPORTED_SYMBOLS.includes(symbol) ? symbol : 'unsupported',
         side: side.toLowerCase(),
         status: status.toLowerCase(),
       }),

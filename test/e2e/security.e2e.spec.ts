@@ -723,6 +723,26 @@ describe('security through the real server (e2e)', () => {
       expect(gauge?.[1]).to.equal(String(sum.toNumber()));
     });
 
+    it('counts orders for symbols it does not trade under one unsupported series', async () => {
+      for (const symbol of ['ZZZUSDT', 'QQQ\u0001']) {
+        const res = await request('POST', '/api/trading/order', {
+          token: tokens.trader,
+          body: { ...marketOrder('BUY'), symbol },
+        });
+        expect(res.body.error.code).to.equal('INVALID_SYMBOL');
+      }
+      const text = await scrape();
+      expect(text).not.to.contain('ZZZUSDT');
+      expect(text).not.to.contain('QQQ');
+      expect(
+        sampleValue(text, 'trading_orders_total', {
+          symbol: 'unsupported',
+          side: 'buy',
+          status: 'rejected',
+        }),
+      ).to.be.at.least(2);
+    });
+
     it("counts a cancel under its order's side", async () => {
       const labels = { symbol: 'BTCUSDT', side: 'buy', status: 'cancelled' };
       const before = sampleValue(

@@ -20,6 +20,21 @@ describe('Mirai metrics', () => {
     ]);
   });
 
+  it('counts a symbol Mirai does not trade as unsupported, adding no series', async () => {
+    const metrics = createMetrics({ collectDefault: false });
+    for (const symbol of ['FOO\u0000', 'BAR', 'x'.repeat(32)]) {
+      metrics.recordOrder({ symbol, side: 'BUY', status: 'REJECTED' });
+    }
+    const text = await metrics.registry.getSingleMetricAsString(
+      'trading_orders_total',
+    );
+    expect(
+      text.split('\n').filter((line) => !line.startsWith('#')),
+    ).to.deep.equal([
+      'trading_orders_total{symbol="unsupported",side="buy",status="rejected"} 3',
+    ]);
+  });
+
   it('counts order events with lowercase side and status', async () => {
     const metrics = createMetrics({ collectDefault: false });
     metrics.recordOrder({ symbol: 'BTCUSDT', side: 'BUY', status: 'FILLED' });
