@@ -4,6 +4,7 @@ import path from 'node:path';
 import http from 'node:http';
 import { createApp } from './api/app';
 import { createExpressServer } from './api/expressServer';
+import { OwedResponses } from './api/owedResponses';
 import { userFromRequest } from './api/auth';
 import { QueryCache } from './api/queryCache';
 import { createRateLimiter, RateLimitTier } from './api/rateLimit';
@@ -440,6 +441,9 @@ const serve = async (settings: MiraiSettings): Promise<RunningMirai> => {
     bodyLimit: settings.bodyLimit,
     corsOrigins: settings.corsOrigins,
   });
+  // Every request the app is given gets its answer before its
+  // connection closes, whatever closes it.
+  const owed = new OwedResponses();
   const server = createExpressServer(
     {
       noDelay: true,
@@ -447,19 +451,14 @@ const serve = async (settings: MiraiSettings): Promise<RunningMirai> => {
       // so slow clients cannot hold connections open at no cost.
       requestTimeout: 30_000,
       headersTimeout: 20_000,
+      // Node checks those timeouts this often (30 s by default, which
+      // let a dribbled body run for 52 s).
+      connectionsCheckingInterval: 1_000,
     },
     app,
+    owed.admitting(app),
   );
-  // Once closing, every response ends its connection: a keep-alive socket
-  // left open would hold shutdown until the client dropped it. Runs
-  // before the app, which may answer synchronously.
-  let draining = false;
-  const unanswered = new Set<http.ServerResponse>();
-  server.prependListener('request', (_req, res: http.ServerResponse) => {
-    if (draining) res.setHeader('Connection', 'close');
-    unanswered.add(res);
-    res.once('close', () => unanswered.delete(res));
-  });
+  owed.watch(server);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(settings.port, settings.host, resolve);
@@ -502,10 +501,9 @@ const serve = async (settings: MiraiSettings): Promise<RunningMirai> => {
   const close = () =>
     (closing ??= (async () => {
       await feed?.stop();
-      draining = true;
-      for (const res of unanswered) {
-        if (!res.headersSent) res.setHeader('Connection', 'close');
-      }
+      // A keep-alive connection left open would hold the stop until its
+      // client dropped it: each ends after the answers it owes.
+      owed.closeAll();
       // A client that never finishes its request must not hold the stop:
       // after the grace period its connection is cut.
       const graceMs = settings.shutdownGraceMs ?? 10_000;
@@ -513,7 +511,7 @@ const serve = async (settings: MiraiSettings): Promise<RunningMirai> => {
         const cut = setTimeout(() => {
           logger.warn('cutting connections still open after the grace period', {
             graceMs,
-            unanswered: unanswered.size,
+            unanswered: owed.size,
           });
           server.closeAllConnections();
         }, graceMs);

@@ -15,6 +15,9 @@ import type { Express } from 'express';
  * against 0 %). Objects born with the right prototype make express's swap
  * a no-op. Express behaves exactly as before.
  *
+ * `listener` is what the server calls per request: the app, or a
+ * function that passes requests on to it.
+ *
  * On a Node whose `IncomingMessage` or `ServerResponse` is a class (they
  * are constructor functions up to at least Node 22), this falls back to
  * the plain server, which works, only slower.
@@ -22,11 +25,12 @@ import type { Express } from 'express';
 export const createExpressServer = (
   options: http.ServerOptions,
   app: Express,
+  listener: http.RequestListener = app,
 ): http.Server => {
   const constructors = bornWith(app);
   return http.createServer(
     constructors ? { ...options, ...constructors } : options,
-    app,
+    listener,
   );
 };
 

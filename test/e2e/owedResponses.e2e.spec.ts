@@ -1,0 +1,146 @@
+import { expect } from 'chai';
+import net from 'node:net';
+import path from 'node:path';
+import { accountStream } from '../../domain/account';
+import {
+  MARKET_DATA,
+  startTestServer,
+  tempDataDir,
+  type TestServer,
+} from '../support/testServer';
+
+/**
+ * Requests the server read and passed to the app are answered before it
+ * closes their connection, however it comes to close it: a malformed
+ * request behind them, data after `Connection: close`, a graceful stop.
+ */
+describe('answers owed on a connection that closes (e2e)', function () {
+  this.timeout(30_000);
+  let server: TestServer;
+
+  beforeEach(async () => {
+    server = await startTestServer({
+      dataDir: tempDataDir(),
+      feed: {
+        kind: 'file',
+        files: [path.join(MARKET_DATA, 'BTC_USDT-1h.json')],
+        speed: 'max',
+        maxCandles: 50,
+      },
+    });
+  });
+  afterEach(() => server.running.close());
+
+  const orderRequest = (key: string, extraHeaders = '') => {
+    const body = JSON.stringify({
+      symbol: 'BTCUSDT',
+      side: 'BUY',
+      type: 'MARKET',
+      quantity: 0.001,
+    });
+    return (
+      'POST /api/trading/order HTTP/1.1\r\nHost: 127.0.0.1\r\n' +
+      `Authorization: Bearer ${server.token}\r\n` +
+      `Idempotency-Key: ${key}\r\n${extraHeaders}` +
+      'Content-Type: application/json\r\n' +
+      `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`
+    );
+  };
+
+  /** Writes `bytes` on a new connection; everything read until it closed. */
+  const exchange = (bytes: string, afterWrite?: () => void) =>
+    new Promise<string>((resolve, reject) => {
+      const socket = net.connect(Number(new URL(server.url).port), '127.0.0.1');
+      let text = '';
+      socket.on('data', (chunk) => (text += chunk.toString()));
+      socket.on('error', reject);
+      socket.on('close', () => resolve(text));
+      socket.write(bytes, () => afterWrite?.());
+    });
+
+  const statuses = (text: string) =>
+    [...text.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((match) => match[1]);
+
+  /** Orders the account stream holds, in order, by idempotency key. */
+  const storedKeys = async () => {
+    const events = await server.running.store.readStream(accountStream('main'));
+    return events
+      .filter((event) => event.type === 'OrderPlaced')
+      .map((event) => event.metadata.idempotencyKey);
+  };
+
+  it('answers every order read before a malformed request, then closes', async () => {
+    const keys = ['p1', 'p2', 'p3', 'p4', 'p5'];
+    const text = await exchange(
+      keys.map((key) => orderRequest(key)).join('') + 'GARBAGE\r\n\r\n',
+    );
+    // Node on its own: one bare 400, and all five orders placed.
+    expect(statuses(text)).to.deep.equal(['200', '200', '200', '200', '200']);
+    expect(await storedKeys()).to.deep.equal(keys);
+  });
+
+  it('answers the request that said Connection: close, ignoring what follows', async () => {
+    const text = await exchange(
+      orderRequest('c1', 'Connection: close\r\n') +
+        orderRequest('c2') +
+        orderRequest('c3'),
+    );
+    expect(statuses(text)).to.deep.equal(['200']);
+    expect(await storedKeys()).to.deep.equal(['c1']);
+  });
+
+  it('answers every pipelined order it took before a graceful stop', async () => {
+    const keys = ['s1', 's2', 's3', 's4', 's5'];
+    let received = 0;
+    const allReceived = new Promise<void>((resolve) =>
+      server.running.server.on('request', () => {
+        if (++received === keys.length) resolve();
+      }),
+    );
+    const answered = exchange(keys.map((key) => orderRequest(key)).join(''));
+    await allReceived;
+    await server.running.close();
+    const text = await answered;
+    const stored = await storedKeys().catch(() => undefined);
+    // Every order placed was answered, and only those.
+    expect(statuses(text)).to.deep.equal(keys.map(() => '200'));
+    expect(stored ?? keys).to.deep.equal(keys);
+  });
+
+  it('answers a body that breaks off with 400, after the orders read before it', async () => {
+    const broken =
+      'POST /api/trading/order HTTP/1.1\r\nHost: 127.0.0.1\r\n' +
+      `Authorization: Bearer ${server.token}\r\n` +
+      'Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n' +
+      'ZZ\r\n';
+    const text = await exchange(orderRequest('b1') + broken);
+    expect(statuses(text)).to.deep.equal(['200', '400']);
+    expect(text).to.contain('"message":"Malformed HTTP request"');
+    expect(await storedKeys()).to.deep.equal(['b1']);
+  });
+
+  it('answers a malformed request with nothing owed in the API error format', async () => {
+    const text = await exchange('GARBAGE\r\n\r\n');
+    expect(statuses(text)).to.deep.equal(['400']);
+    const body = JSON.parse(text.slice(text.indexOf('\r\n\r\n') + 4));
+    expect(body.error).to.include({
+      code: 'INVALID_REQUEST',
+      message: 'Malformed HTTP request',
+    });
+    expect(body.error.timestamp).to.match(/Z$/);
+  });
+
+  it('answers headers too large with 431 in the API error format', async () => {
+    const text = await exchange(
+      `GET /api/health HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`,
+    );
+    expect(statuses(text)).to.deep.equal(['431']);
+    expect(text).to.contain('"code":"INVALID_REQUEST"');
+  });
+
+  it('keeps serving other connections throughout', async () => {
+    await exchange('GARBAGE\r\n\r\n');
+    const health = await fetch(`${server.url}/api/health`);
+    expect(health.status).to.equal(200);
+  });
+});
