@@ -23,11 +23,25 @@ const ISO_TIME =
 const invalid = (message: string, details: Record<string, unknown> = {}) =>
   new MiraiError('INVALID_REQUEST', message, details);
 
+/** Whether `text` starts with a date the calendar has (not 2026-02-30). */
+const isCalendarDate = (text: string): boolean => {
+  const [year, month, day] = text.slice(0, 10).split('-').map(Number);
+  const date = new Date(Date.UTC(year, month - 1, day));
+  return (
+    date.getUTCFullYear() === year &&
+    date.getUTCMonth() === month - 1 &&
+    date.getUTCDate() === day
+  );
+};
+
 const timeParam = (req: Request, name: string): number | undefined => {
   const raw = req.query[name];
   if (raw === undefined) return undefined;
+  // Date.parse rolls 2026-02-30 over to March 2.
   const ms =
-    typeof raw === 'string' && ISO_TIME.test(raw) ? Date.parse(raw) : NaN;
+    typeof raw === 'string' && ISO_TIME.test(raw) && isCalendarDate(raw)
+      ? Date.parse(raw)
+      : NaN;
   if (!Number.isFinite(ms)) {
     throw invalid(
       `'${name}' must be an ISO-8601 time, e.g. 2024-01-15T14:00:00Z`,

@@ -308,6 +308,8 @@ for (const [store, writer] of [
         'interval=2h',
         'from=yesterday',
         'to=2024-13-45T00:00:00Z',
+        'from=2026-02-30T00:00:00Z',
+        'from=2023-02-29',
         'from=2024-01-16T00:00:00Z&to=2024-01-15T00:00:00Z',
         'from=2020-01-01T00:00:00Z&to=2024-01-01T00:00:00Z',
       ]) {
