@@ -86,8 +86,9 @@ export class OwedResponses {
 
   private answered(socket: Socket, res: http.ServerResponse): void {
     const responses = this.owed.get(socket);
-    if (!responses) return;
-    responses.splice(responses.indexOf(res), 1);
+    const at = responses ? responses.indexOf(res) : -1;
+    if (!responses || at === -1) return;
+    responses.splice(at, 1);
     if (responses.length > 0) return;
     this.owed.delete(socket);
     if (this.stopping || this.closing.has(socket)) this.end(socket);
