@@ -454,6 +454,10 @@ const serve = async (settings: MiraiSettings): Promise<RunningMirai> => {
       // Node checks those timeouts this often (30 s by default, which
       // let a dribbled body run for 52 s).
       connectionsCheckingInterval: 1_000,
+      // Node answers an HTTP/1.1 request without Host with a bare 400
+      // and closes, dropping the answers to requests pipelined behind
+      // it; Mirai serves no virtual hosts, so it serves such requests.
+      requireHostHeader: false,
     },
     app,
     owed.admitting(app),

@@ -7,29 +7,38 @@ import { errorBody } from './errorResponse';
  * The responses each connection still owes, oldest first, so that a
  * connection is closed only after it has answered every request the app
  * was given. Node on its own closes a keep-alive connection too early in
- * two cases, each leaving requests the app carried out (orders placed)
- * unanswered:
- * - a malformed request, or data after `Connection: close`, arriving
- *   behind requests still being answered: Node writes a bare 400 and
- *   destroys the socket;
- * - a graceful stop that marks every unanswered response `Connection:
- *   close`: the connection ends after the first of several pipelined
- *   ones.
- * A client that closes its side of the connection (FIN) is taken as
- * gone, as Node and nginx take it: what it was waiting for is counted
- * as 499 and not answered.
+ * several cases, each leaving requests the app carried out (orders
+ * placed) unanswered:
+ * - a malformed request, data after `Connection: close`, or a CONNECT,
+ *   arriving behind requests still being answered: Node writes a bare
+ *   400 (or nothing) and destroys the socket;
+ * - a graceful stop: `server.close()` destroys every connection whose
+ *   current answer is written, even with more answers queued behind it.
  *
  * Here, a connection that must close is closed after its last owed
  * response; a request read from it after that point is never given to
- * the app. A malformed request with nothing owed gets its 400 (or 408,
- * 413, 431) in the API's error format.
+ * the app. A request Node cannot parse gets its 400 (or 408, 413, 431)
+ * in the API's error format, after the answers owed before it. A client
+ * that closes its side of the connection (FIN) is taken as gone, as Node
+ * and nginx take it: what it was waiting for is counted as 499 and not
+ * answered.
  */
 export class OwedResponses {
   private readonly owed = new Map<Socket, http.ServerResponse[]>();
+  /** Every open connection, owing or idle. */
+  private readonly sockets = new Set<Socket>();
   /** Connections to end once they owe nothing. */
   private readonly closing = new WeakSet<Socket>();
-  /** Connections ended by us: nothing more is read from them. */
+  /** Connections ended by us: nothing more is given to the app. */
   private readonly ended = new WeakSet<Socket>();
+  /**
+   * The error answer of a request Node could not finish reading, to be
+   * written once the answers before it are out.
+   */
+  private readonly brokenOff = new WeakMap<
+    Socket,
+    { res: http.ServerResponse; answer: string }
+  >();
   private stopping = false;
 
   /** Responses owed over all connections. */
@@ -50,11 +59,33 @@ export class OwedResponses {
     };
   }
 
-  /** Takes over what `server` does with requests it cannot parse. */
+  /**
+   * Takes over what `server` does with requests it cannot parse, with
+   * CONNECT, and with idle connections when it closes.
+   */
   watch(server: http.Server): void {
+    server.on('connection', (socket: Socket) => {
+      this.sockets.add(socket);
+      // A queued answer whose connection died never emits `close`.
+      socket.once('close', () => {
+        this.sockets.delete(socket);
+        this.owed.delete(socket);
+      });
+    });
     server.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) =>
       this.onClientError(error, socket),
     );
+    // Without a listener Node destroys the socket, answers owed or not.
+    server.on('connect', (_req: http.IncomingMessage, socket: Socket) =>
+      this.onClientError(
+        Object.assign(new Error('CONNECT'), { code: 'CONNECT' }),
+        socket,
+      ),
+    );
+    // server.close() calls this; Node's own would also destroy
+    // connections whose current answer is written but which still owe
+    // answers queued behind it.
+    server.closeIdleConnections = () => this.closeIdle();
   }
 
   /**
@@ -66,8 +97,14 @@ export class OwedResponses {
     for (const socket of this.owed.keys()) this.closeAfterOwed(socket);
   }
 
+  private closeIdle(): void {
+    for (const socket of this.sockets) {
+      if (!this.owed.has(socket)) this.end(socket);
+    }
+  }
+
   private admit(socket: Socket, res: http.ServerResponse): boolean {
-    if (this.ended.has(socket)) return false;
+    if (this.ended.has(socket) || this.brokenOff.has(socket)) return false;
     const responses = this.owed.get(socket) ?? [];
     if (this.stopping || this.closing.has(socket)) {
       const last = responses.at(-1);
@@ -89,6 +126,12 @@ export class OwedResponses {
     const at = responses ? responses.indexOf(res) : -1;
     if (!responses || at === -1) return;
     responses.splice(at, 1);
+    const broken = this.brokenOff.get(socket);
+    if (broken && responses.length === 1 && responses[0] === broken.res) {
+      this.owed.delete(socket);
+      this.endWith(socket, broken.answer);
+      return;
+    }
     if (responses.length > 0) return;
     this.owed.delete(socket);
     if (this.stopping || this.closing.has(socket)) this.end(socket);
@@ -107,24 +150,36 @@ export class OwedResponses {
     socket.end();
   }
 
+  /**
+   * Writes `answer` as raw bytes and closes the connection. The app may
+   * still answer the request it was reading; its answer then goes
+   * nowhere, as with Node's own client-error answers.
+   */
+  private endWith(socket: Socket, answer: string): void {
+    this.ended.add(socket);
+    socket.end(answer, () => socket.destroy());
+  }
+
   private onClientError(error: NodeJS.ErrnoException, socket: Socket): void {
     if (!socket.writable || CLIENT_GONE.has(error.code ?? '')) {
       socket.destroy();
       return;
     }
-    const [status, code, message] = clientErrorAnswer(error.code);
-    const body = JSON.stringify(errorBody(new MiraiError(code, message)));
-    const last = this.owed.get(socket)?.at(-1);
-    if (last && !last.req.complete && !last.headersSent) {
-      // The request being read broke off (or ran out of time): it is
-      // answered with the error, after those read before it.
-      this.closing.add(socket);
-      last.writeHead(status, {
-        'Content-Type': 'application/json; charset=utf-8',
-        'Content-Length': Buffer.byteLength(body),
-        Connection: 'close',
-      });
-      last.end(body);
+    // Already decided: the parser keeps failing on what follows.
+    if (this.brokenOff.has(socket) || this.ended.has(socket)) return;
+    const answer = rawErrorAnswer(error.code);
+    const responses = this.owed.get(socket) ?? [];
+    const last = responses.at(-1);
+    if (last && !last.req.complete) {
+      // The request being read broke off (or ran out of time): its error
+      // goes out after the answers owed before it.
+      if (responses.length === 1) {
+        this.owed.delete(socket);
+        this.endWith(socket, answer);
+      } else {
+        this.brokenOff.set(socket, { res: last, answer });
+        this.closing.add(socket);
+      }
       return;
     }
     if (last) {
@@ -132,20 +187,14 @@ export class OwedResponses {
       this.closeAfterOwed(socket);
       return;
     }
-    this.ended.add(socket);
-    socket.end(
-      `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\n` +
-        'Content-Type: application/json; charset=utf-8\r\n' +
-        `Content-Length: ${Buffer.byteLength(body)}\r\n` +
-        `Connection: close\r\n\r\n${body}`,
-    );
+    this.endWith(socket, answer);
   }
 }
 
 /** Client errors that mean the client is gone: nothing can reach it. */
 const CLIENT_GONE = new Set(['ECONNRESET', 'EPIPE', 'HPE_INVALID_EOF_STATE']);
 
-/** Node's own status for a request it cannot parse, with our code. */
+/** Node's own status for a request it cannot serve, with our code. */
 const clientErrorAnswer = (
   nodeCode: string | undefined,
 ): [number, ErrorCode, string] => {
@@ -156,7 +205,21 @@ const clientErrorAnswer = (
       return [413, 'PAYLOAD_TOO_LARGE', 'Chunk extensions are too large'];
     case 'ERR_HTTP_REQUEST_TIMEOUT':
       return [408, 'INVALID_REQUEST', 'The request did not arrive in time'];
+    case 'CONNECT':
+      return [405, 'INVALID_REQUEST', 'CONNECT is not supported'];
     default:
       return [400, 'INVALID_REQUEST', 'Malformed HTTP request'];
   }
+};
+
+/** A whole HTTP response, in the API's error format, that closes. */
+const rawErrorAnswer = (nodeCode: string | undefined): string => {
+  const [status, code, message] = clientErrorAnswer(nodeCode);
+  const body = JSON.stringify(errorBody(new MiraiError(code, message)));
+  return (
+    `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\n` +
+    'Content-Type: application/json; charset=utf-8\r\n' +
+    `Content-Length: ${Buffer.byteLength(body)}\r\n` +
+    `Connection: close\r\n\r\n${body}`
+  );
 };

@@ -25,8 +25,11 @@ describe('answers owed on a connection that closes (e2e)', function () {
         kind: 'file',
         files: [path.join(MARKET_DATA, 'BTC_USDT-1h.json')],
         speed: 'max',
-        maxCandles: 50,
+        // Event pages big enough to fill a slow reader's socket.
+        maxCandles: 1_000,
       },
+      // Not about limits: the slow reader asks for many event pages.
+      rateLimits: { public: 1e6, trading: 1e6, bulk: 1e6 },
     });
   });
   afterEach(() => server.running.close());
@@ -47,16 +50,27 @@ describe('answers owed on a connection that closes (e2e)', function () {
     );
   };
 
-  /** Writes `bytes` on a new connection; everything read until it closed. */
-  const exchange = (bytes: string, afterWrite?: () => void) =>
+  /**
+   * Writes each of `parts` on one new connection, `gapMs` apart; resolves
+   * to everything read until the server closed it.
+   */
+  const exchange = (parts: string | string[], gapMs = 0) =>
     new Promise<string>((resolve, reject) => {
       const socket = net.connect(Number(new URL(server.url).port), '127.0.0.1');
       let text = '';
       socket.on('data', (chunk) => (text += chunk.toString()));
       socket.on('error', reject);
       socket.on('close', () => resolve(text));
-      socket.write(bytes, () => afterWrite?.());
+      const writeFrom = (index: number) => {
+        const all = [parts].flat();
+        if (index >= all.length || socket.destroyed) return;
+        socket.write(all[index]);
+        setTimeout(() => writeFrom(index + 1), gapMs);
+      };
+      writeFrom(0);
     });
+
+  const health = async () => (await fetch(`${server.url}/api/health`)).status;
 
   const statuses = (text: string) =>
     [...text.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((match) => match[1]);
@@ -117,6 +131,81 @@ describe('answers owed on a connection that closes (e2e)', function () {
     expect(statuses(text)).to.deep.equal(['200', '400']);
     expect(text).to.contain('"message":"Malformed HTTP request"');
     expect(await storedKeys()).to.deep.equal(['b1']);
+  });
+
+  it('stays up when a body the app is still reading breaks off', async () => {
+    // The app answers 413 on its own once the chunk passes the body
+    // limit; the broken chunk size behind it is answered 400.
+    const text = await exchange(
+      [
+        'POST /auth/token HTTP/1.1\r\nHost: x\r\n' +
+          'Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n' +
+          `20000\r\n${'a'.repeat(0x20000)}\r\n`,
+        'ZZZ\r\n',
+      ],
+      300,
+    );
+    expect(statuses(text)).to.include('400');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(await health()).to.equal(200);
+  });
+
+  it('answers orders pipelined behind a request without Host', async () => {
+    const text = await exchange(
+      orderRequest('h1') +
+        'GET /api/health HTTP/1.1\r\n\r\n' +
+        orderRequest('h2') +
+        orderRequest('h3', 'Connection: close\r\n'),
+    );
+    expect(statuses(text)).to.deep.equal(['200', '200', '200', '200']);
+    expect(await storedKeys()).to.deep.equal(['h1', 'h2', 'h3']);
+  });
+
+  it('answers orders read before a CONNECT, then refuses it', async () => {
+    const keys = ['t1', 't2', 't3'];
+    const text = await exchange(
+      [
+        keys.map((key) => orderRequest(key)).join(''),
+        'CONNECT x:1 HTTP/1.1\r\nHost: x:1\r\n\r\n',
+      ],
+      5,
+    );
+    expect(statuses(text).slice(0, 3)).to.deep.equal(['200', '200', '200']);
+    expect(await storedKeys()).to.deep.equal(keys);
+  });
+
+  it('lets a graceful stop finish answers queued behind one still being read', async () => {
+    // A client that reads slowly: its first answers fill the socket
+    // while its orders wait behind them.
+    const socket = net.connect(Number(new URL(server.url).port), '127.0.0.1');
+    socket.pause();
+    const keys = ['r1', 'r2', 'r3'];
+    let received = 0;
+    const reads = 30;
+    const allReceived = new Promise<void>((resolve) =>
+      server.running.server.on('request', () => {
+        if (++received === reads + keys.length) resolve();
+      }),
+    );
+    for (let i = 0; i < reads; i++) {
+      socket.write(
+        'GET /api/events?limit=1000 HTTP/1.1\r\nHost: x\r\n' +
+          `Authorization: Bearer ${server.token}\r\n\r\n`,
+      );
+    }
+    socket.write(keys.map((key) => orderRequest(key)).join(''));
+    await allReceived;
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const stopped = server.running.close();
+    let text = '';
+    socket.on('data', (chunk) => (text += chunk.toString()));
+    const closed = new Promise((resolve) => socket.on('close', resolve));
+    socket.resume();
+    await closed;
+    await stopped;
+    const answers = statuses(text);
+    expect(answers).to.have.length(reads + keys.length);
+    expect(answers.every((status) => status === '200')).to.equal(true);
   });
 
   it('answers a malformed request with nothing owed in the API error format', async () => {
