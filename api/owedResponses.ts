@@ -18,7 +18,9 @@ import { errorBody } from './errorResponse';
  * Here, a connection that must close is closed after its last owed
  * response; a request read from it after that point is never given to
  * the app. A request Node cannot parse gets its 400 (or 408, 413, 431)
- * in the API's error format, after the answers owed before it. A client
+ * in the API's error format when nothing is owed before it; behind owed
+ * answers, a body that breaks off gets its 400 after them, and anything
+ * else malformed only closes the connection after them. A client
  * that closes its side of the connection (FIN) is taken as gone, as Node
  * and nginx take it: what it was waiting for is counted as 499 and not
  * answered.
@@ -39,6 +41,8 @@ export class OwedResponses {
     Socket,
     { res: http.ServerResponse; answer: string }
   >();
+  /** A request the app answered before its body was read in full. */
+  private readonly answeredUnread = new WeakMap<Socket, http.IncomingMessage>();
   private stopping = false;
 
   /** Responses owed over all connections. */
@@ -76,16 +80,23 @@ export class OwedResponses {
       this.onClientError(error, socket),
     );
     // Without a listener Node destroys the socket, answers owed or not.
-    server.on('connect', (_req: http.IncomingMessage, socket: Socket) =>
+    // It hands the socket over without its own error handler: a reset
+    // must not become an unhandled error.
+    server.on('connect', (_req: http.IncomingMessage, socket: Socket) => {
+      socket.on('error', () => socket.destroy());
       this.onClientError(
         Object.assign(new Error('CONNECT'), { code: 'CONNECT' }),
         socket,
-      ),
-    );
+      );
+    });
     // server.close() calls this; Node's own would also destroy
     // connections whose current answer is written but which still owe
     // answers queued behind it.
     server.closeIdleConnections = () => this.closeIdle();
+    // Node's own misses connections it handed to a `connect` listener.
+    server.closeAllConnections = () => {
+      for (const socket of this.sockets) socket.destroy();
+    };
   }
 
   /**
@@ -126,7 +137,10 @@ export class OwedResponses {
     const at = responses ? responses.indexOf(res) : -1;
     if (!responses || at === -1) return;
     responses.splice(at, 1);
+    if (!res.req.complete) this.answeredUnread.set(socket, res.req);
     const broken = this.brokenOff.get(socket);
+    // The app answered the broken-off request itself: that is its answer.
+    if (broken?.res === res) this.brokenOff.delete(socket);
     if (broken && responses.length === 1 && responses[0] === broken.res) {
       this.owed.delete(socket);
       this.endWith(socket, broken.answer);
@@ -167,10 +181,15 @@ export class OwedResponses {
     }
     // Already decided: the parser keeps failing on what follows.
     if (this.brokenOff.has(socket) || this.ended.has(socket)) return;
+    // The body that broke off belongs to a request already answered.
+    if (this.answeredUnread.get(socket)?.complete === false) {
+      this.closeAfterOwed(socket);
+      return;
+    }
     const answer = rawErrorAnswer(error.code);
     const responses = this.owed.get(socket) ?? [];
     const last = responses.at(-1);
-    if (last && !last.req.complete) {
+    if (last && !last.req.complete && !last.writableEnded) {
       // The request being read broke off (or ran out of time): its error
       // goes out after the answers owed before it.
       if (responses.length === 1) {

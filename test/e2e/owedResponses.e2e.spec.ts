@@ -212,6 +212,57 @@ describe('answers owed on a connection that closes (e2e)', function () {
     expect(answers.every((status) => status === '200')).to.equal(true);
   });
 
+  it('stays up when a client resets after a CONNECT behind answers', async () => {
+    for (const ahead of [1, 5]) {
+      const socket = net.connect(Number(new URL(server.url).port), '127.0.0.1');
+      await new Promise((resolve) => socket.once('connect', resolve));
+      socket.write(
+        'GET /api/trading/positions HTTP/1.1\r\nHost: x\r\n\r\n'.repeat(ahead) +
+          'CONNECT x:1 HTTP/1.1\r\nHost: x\r\n\r\n',
+      );
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      socket.resetAndDestroy();
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(await health()).to.equal(200);
+  });
+
+  it('cuts a connection that sent a CONNECT once the grace period is over', async () => {
+    await server.running.close();
+    server = await startTestServer({
+      dataDir,
+      shutdownGraceMs: 300,
+      rateLimits: { public: 1e6, trading: 1e6, bulk: 1e6 },
+    });
+    const socket = net.connect(Number(new URL(server.url).port), '127.0.0.1');
+    socket.pause(); // never reads: its answers stay owed
+    socket.on('error', () => undefined);
+    for (let i = 0; i < 40; i++) {
+      socket.write(
+        'GET /api/events?limit=1000 HTTP/1.1\r\nHost: x\r\n' +
+          `Authorization: Bearer ${server.token}\r\n\r\n`,
+      );
+    }
+    socket.write('CONNECT x:1 HTTP/1.1\r\nHost: x\r\n\r\n');
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    // Without the cut, close() waits for as long as the client stays.
+    await server.running.close();
+    socket.destroy();
+  });
+
+  it('answers a broken-off request the app already answered only once', async () => {
+    const broken =
+      'POST /api/trading/order HTTP/1.1\r\nHost: x\r\n' +
+      'Content-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n' +
+      '5\r\n{"a":';
+    const text = await exchange(
+      [orderRequest('o1') + orderRequest('o2') + broken, '\r\nZZZ\r\n'],
+      300,
+    );
+    // Two orders and the 415 the app gave the text body; no 400 after it.
+    expect(statuses(text)).to.deep.equal(['200', '200', '415']);
+  });
+
   it('answers a malformed request with nothing owed in the API error format', async () => {
     const text = await exchange('GARBAGE\r\n\r\n');
     expect(statuses(text)).to.deep.equal(['400']);
