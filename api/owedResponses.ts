@@ -60,6 +60,9 @@ export class OwedResponses {
   admitting(app: http.RequestListener): http.RequestListener {
     return (req, res) => {
       if (this.admit(req.socket, res)) app(req, res);
+      // Nothing more from it will be served: read no more of it, or a
+      // client could queue requests without end.
+      else req.socket.pause();
     };
   }
 
@@ -159,9 +162,14 @@ export class OwedResponses {
     // Else it is answered already: `answered` ends the connection.
   }
 
+  /**
+   * Ends the connection and, once the FIN is out, destroys it, as Node
+   * does after `Connection: close`: a client that kept it open and
+   * writing would otherwise hold memory and the stop.
+   */
   private end(socket: Socket): void {
     this.ended.add(socket);
-    socket.end();
+    socket.end(() => socket.destroy());
   }
 
   /**

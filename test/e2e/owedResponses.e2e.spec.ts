@@ -250,6 +250,38 @@ describe('answers owed on a connection that closes (e2e)', function () {
     socket.destroy();
   });
 
+  it('finishes a stop while a client keeps writing to its ended connection', async () => {
+    const socket = net.connect({
+      port: Number(new URL(server.url).port),
+      host: '127.0.0.1',
+      allowHalfOpen: true, // keeps writing after the server's FIN
+    });
+    socket.on('error', () => undefined);
+    await new Promise((resolve) => socket.once('connect', resolve));
+    const request = 'GET /api/health HTTP/1.1\r\nHost: x\r\n\r\n';
+    socket.write(request);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+
+    let flooding = true;
+    const flood = () => {
+      while (flooding && !socket.destroyed) {
+        if (!socket.write(request.repeat(500))) {
+          socket.once('drain', flood);
+          return;
+        }
+      }
+    };
+    const floodFor5s = setTimeout(() => (flooding = false), 5_000);
+    const stopped = server.running.close().then(() => flooding);
+    setTimeout(flood, 50);
+    // Before, the connection stayed open, reading, as long as the client
+    // wrote: the stop waited for it, and memory grew.
+    expect(await stopped, 'stopped only after the client did').to.equal(true);
+    clearTimeout(floodFor5s);
+    flooding = false;
+    socket.destroy();
+  });
+
   it('answers a broken-off request the app already answered only once', async () => {
     const broken =
       'POST /api/trading/order HTTP/1.1\r\nHost: x\r\n' +
