@@ -54,6 +54,13 @@ describe('answers owed on a connection that closes (e2e)', function () {
     );
   };
 
+  /** `count` requests for big pages of raw events, as the admin. */
+  const eventPages = (count: number) =>
+    (
+      'GET /api/events?limit=1000 HTTP/1.1\r\nHost: x\r\n' +
+      `Authorization: Bearer ${server.token}\r\n\r\n`
+    ).repeat(count);
+
   /**
    * Writes each of `parts` on one new connection, `gapMs` apart; resolves
    * to everything read until the server closed it.
@@ -191,12 +198,7 @@ describe('answers owed on a connection that closes (e2e)', function () {
         if (++received === reads + keys.length) resolve();
       }),
     );
-    for (let i = 0; i < reads; i++) {
-      socket.write(
-        'GET /api/events?limit=1000 HTTP/1.1\r\nHost: x\r\n' +
-          `Authorization: Bearer ${server.token}\r\n\r\n`,
-      );
-    }
+    socket.write(eventPages(reads));
     socket.write(keys.map((key) => orderRequest(key)).join(''));
     await allReceived;
     await new Promise((resolve) => setTimeout(resolve, 500));
@@ -237,12 +239,7 @@ describe('answers owed on a connection that closes (e2e)', function () {
     const socket = net.connect(Number(new URL(server.url).port), '127.0.0.1');
     socket.pause(); // never reads: its answers stay owed
     socket.on('error', () => undefined);
-    for (let i = 0; i < 40; i++) {
-      socket.write(
-        'GET /api/events?limit=1000 HTTP/1.1\r\nHost: x\r\n' +
-          `Authorization: Bearer ${server.token}\r\n\r\n`,
-      );
-    }
+    socket.write(eventPages(40));
     socket.write('CONNECT x:1 HTTP/1.1\r\nHost: x\r\n\r\n');
     await new Promise((resolve) => setTimeout(resolve, 500));
     // Without the cut, close() waits for as long as the client stays.

@@ -649,6 +649,10 @@ describe('security through the real server (e2e)', () => {
       return 0;
     };
 
+    /** `trading_orders_total` for these labels in `text`. */
+    const ordersCounted = (text: string, labels: Record<string, string>) =>
+      sampleValue(text, 'trading_orders_total', labels);
+
     it('serves text in which every line is a comment or a sample', async () => {
       const text = await scrape();
       const lines = text.split('\n').filter((line) => line !== '');
@@ -668,11 +672,7 @@ describe('security through the real server (e2e)', () => {
 
     it('counts exactly the filled orders placed', async () => {
       const labels = { symbol: 'BTCUSDT', side: 'buy', status: 'filled' };
-      const before = sampleValue(
-        await scrape(),
-        'trading_orders_total',
-        labels,
-      );
+      const before = ordersCounted(await scrape(), labels);
       for (let i = 0; i < 7; i++) {
         const res = await request('POST', '/api/trading/order', {
           token: tokens.trader,
@@ -690,9 +690,7 @@ describe('security through the real server (e2e)', () => {
         body: restingOrder,
       });
       const text = await scrape();
-      expect(sampleValue(text, 'trading_orders_total', labels)).to.equal(
-        before + 7,
-      );
+      expect(ordersCounted(text, labels)).to.equal(before + 7);
       expect(text).to.match(
         /^trading_orders_total\{symbol="BTCUSDT",side="buy",status="filled"\} \d+$/m,
       );
@@ -735,7 +733,7 @@ describe('security through the real server (e2e)', () => {
       expect(text).not.to.contain('ZZZUSDT');
       expect(text).not.to.contain('QQQ');
       expect(
-        sampleValue(text, 'trading_orders_total', {
+        ordersCounted(text, {
           symbol: 'unsupported',
           side: 'buy',
           status: 'rejected',
@@ -745,11 +743,7 @@ describe('security through the real server (e2e)', () => {
 
     it("counts a cancel under its order's side", async () => {
       const labels = { symbol: 'BTCUSDT', side: 'buy', status: 'cancelled' };
-      const before = sampleValue(
-        await scrape(),
-        'trading_orders_total',
-        labels,
-      );
+      const before = ordersCounted(await scrape(), labels);
       const placed = await request('POST', '/api/trading/order', {
         token: tokens.trader,
         body: restingOrder,
@@ -761,9 +755,7 @@ describe('security through the real server (e2e)', () => {
       );
       expect(cancel.status).to.equal(200);
       const text = await scrape();
-      expect(sampleValue(text, 'trading_orders_total', labels)).to.equal(
-        before + 1,
-      );
+      expect(ordersCounted(text, labels)).to.equal(before + 1);
       expect(text).not.to.match(/trading_orders_total\{[^}]*side="none"/);
     });
 
